@@ -1,0 +1,45 @@
+"""katacfg: the Kata Containers 1.x configuration, exactly as the runtime loads it.
+
+    >>> import katacfg
+    >>> cfg = katacfg.load("/etc/kata-containers/configuration.toml")
+    >>> pod = katacfg.resolve(annotations={"io.katacontainers.config.hypervisor.default_vcpus": "2"})
+
+Public API: load(), resolve(), the Config types, KataError and Diagnostic. Submodules are
+imported on first use so that `import katacfg` stays cheap for the command line.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+__all__ = [
+    "AgentConfig", "Config", "Diagnostic", "FactoryConfig", "Host", "HypervisorConfig",
+    "KataError", "NetmonConfig", "ProxyConfig", "RuntimeConfig", "ShimConfig", "load",
+    "resolve",
+]
+
+if TYPE_CHECKING:
+    from katacfg.errors import Diagnostic, KataError
+    from katacfg.host import Host
+    from katacfg.loader import load
+    from katacfg.model import (AgentConfig, Config, FactoryConfig, HypervisorConfig,
+                               NetmonConfig, ProxyConfig, RuntimeConfig, ShimConfig)
+    from katacfg.pipeline import resolve
+
+_LAZY = {
+    "load": "katacfg.loader", "resolve": "katacfg.pipeline", "Host": "katacfg.host",
+    "KataError": "katacfg.errors", "Diagnostic": "katacfg.errors",
+    **{name: "katacfg.model" for name in (
+        "AgentConfig", "Config", "FactoryConfig", "HypervisorConfig", "NetmonConfig",
+        "ProxyConfig", "RuntimeConfig", "ShimConfig")},
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'katacfg' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,5 @@
+import sys
+
+from katacfg.cli import main
+
+sys.exit(main())
