@@ -1,0 +1,114 @@
+"""The option registry: every configuration key and annotation of Kata 1.x, written once.
+
+Each section of the configuration is a frozen dataclass whose fields carry an `Option` in
+their metadata (Go type, default, which hypervisors read it, one-line doc, annotation).
+Decoding, defaults, the annotation overlay, lint, the reports and the embedded
+configuration's comments all read these fields; no other module lists keys.
+
+A dataclass built with no arguments holds Go's zero values, which is exactly what the
+reference holds for a section it never filled.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+# Prefixes of the io.katacontainers.* annotation families.
+KATA_PREFIX = "io.katacontainers."
+HYPERVISOR_PREFIX = "io.katacontainers.config.hypervisor."
+RUNTIME_PREFIX = "io.katacontainers.config.runtime."
+AGENT_PREFIX = "io.katacontainers.config.agent."
+PREFIXES = {"hypervisor": HYPERVISOR_PREFIX, "runtime": RUNTIME_PREFIX, "agent": AGENT_PREFIX}
+
+HYPERVISOR_TYPES = ("qemu", "firecracker", "acrn", "clh")
+_LETTER = {"Q": "qemu", "F": "firecracker", "A": "acrn", "C": "clh"}
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """How an io.katacontainers.* annotation sets an option (spec/annotations.md 5)."""
+
+    suffix: str  # name after the family prefix
+    kind: str  # bool | uint32 | string | nonempty | restricted | enum | params | split | ignored
+    error: str = ""  # the reference's refusal; {v} = value, {err} = Go strconv error text
+    order: int = 0  # application order (spec 5: groups, then rows)
+    allowlist: str = ""  # restricted: key of the glob list the value must match
+    asset: str = ""  # also an asset of the assets stage (spec 7)
+    choices: tuple[str, ...] = ()  # enum: accepted values
+    sep: str = ""  # split: separator
+    zero_keeps: bool = False  # uint32: 0 leaves the loaded value unchanged
+    nonzero: bool = False  # uint32: 0 is refused with `error`
+    check: str = ""  # extra named check (vcpus, maxvcpus, virtio_fs)
+    family: str = ""  # hypervisor | runtime | agent, filled from the section
+    target: str = ""  # key of the option it sets, filled from the field
+    gated: bool = False  # hypervisor family: name must pass enable_annotations
+
+    @property
+    def name(self) -> str:
+        return PREFIXES[self.family] + self.suffix
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One configuration key: its Go type, default and meaning."""
+
+    gotype: str  # string | bool | int32 | uint32 | uint | []string
+    default: Any  # value after loading when the key is absent or zero
+    doc: str
+    readers: str = "QFAC"  # hypervisor section: letters of the hypervisors that read it
+    toml: bool = True  # False: no TOML key (runtime-computed or annotation-only)
+    annotation: Annotation | None = None
+    key: str = ""  # filled from the field name
+    section: str = ""  # filled by @section
+
+    def read_by(self, hypervisor_type: str) -> bool:
+        return any(_LETTER[c] == hypervisor_type for c in self.readers)
+
+
+def opt(gotype: str, default: Any, doc: str, *, zero: Any = None, **kw: Any) -> Any:
+    """A dataclass field carrying an Option; its dataclass default is Go's zero value."""
+    if zero is None:
+        zero = {"string": "", "bool": False, "int32": 0, "uint32": 0, "uint": 0,
+                "[]string": ()}.get(gotype, None)
+    option = Option(gotype, default, doc, **kw)
+    return dataclasses.field(default=zero, metadata={"option": option})
+
+
+def section(name: str):  # type: ignore[no-untyped-def]
+    """Class decorator: bind each field's Option to its key and section."""
+
+    def bind(cls):  # type: ignore[no-untyped-def]
+        options: list[Option] = []
+        for f in dataclasses.fields(cls):
+            o = f.metadata.get("option")
+            if o is None:
+                continue
+            object.__setattr__(o, "key", f.name)
+            object.__setattr__(o, "section", name)
+            if o.annotation is not None:
+                object.__setattr__(o.annotation, "target", f.name)
+                family = o.annotation.family or name
+                object.__setattr__(o.annotation, "family", family)
+                object.__setattr__(o.annotation, "gated", family == "hypervisor")
+            options.append(o)
+        cls.OPTIONS = tuple(options)
+        cls.SECTION = name
+        return cls
+
+    return bind
+
+
+def toml_options(cls: type) -> dict[str, Option]:
+    """key -> Option for the fields of a section that have a TOML key."""
+    return {o.key: o for o in cls.OPTIONS if o.toml}  # type: ignore[attr-defined]
+
+
+# Experimental features of the 1.x runtime: name -> (description, release it targets).
+EXPERIMENTAL_FEATURES: dict[str, tuple[str, str]] = {
+    "newstore": (
+        "This is a new storage driver which reorganized disk data structures, it has to be "
+        "an experimental feature since it breaks backward compatibility.",
+        "2.0",
+    ),
+}

@@ -1,0 +1,48 @@
+"""[runtime] keys (spec/config-keys.md section 12) and runtime annotations (5.7)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from katacfg.options import Annotation as A
+from katacfg.options import opt, section
+
+# internetworking_model values: "default" resolves to tcfilter; "bridged" was removed in 1.x.
+NETWORK_MODELS = {"default": "tcfilter", "macvtap": "macvtap", "tcfilter": "tcfilter",
+                  "none": "none"}
+DEFAULT_NETWORK_MODEL = "tcfilter"
+EXPERIMENTAL_SEPARATOR = " "
+
+_BOOL = "Error parsing annotation for {}: Please specify boolean value 'true|false'"
+
+
+@section("runtime")
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """The loaded runtime options."""
+
+    enable_debug: bool = opt("bool", False, "runtime debug messages")
+    enable_tracing: bool = opt("bool", False, "runtime opentracing spans")
+    disable_guest_seccomp: bool = opt(
+        "bool", False, "do not apply container seccomp profiles inside the guest",
+        annotation=A("disable_guest_seccomp", "bool", _BOOL.format("disable_guest_seccomp"), 100))
+    sandbox_cgroup_only: bool = opt(
+        "bool", False, "put all Kata processes in the sandbox cgroup",
+        annotation=A("sandbox_cgroup_only", "bool", _BOOL.format("sandbox_cgroup_only"), 101))
+    enable_agent_pidns: bool = opt(
+        "bool", False, "let containers share the agent's PID namespace (debug only)")
+    disable_new_netns: bool = opt(
+        "bool", False, "do not create a network namespace (needs internetworking_model none)",
+        annotation=A("disable_new_netns", "bool", _BOOL.format("experimental"), 103))
+    experimental: tuple[str, ...] = opt(
+        "[]string", (), "experimental features to enable (known: newstore)",
+        annotation=A("experimental", "split",
+                     "Unsupported experimental feature {v} specified in annotation "
+                     "io.katacontainers.config.runtime.experimental", 102,
+                     sep=EXPERIMENTAL_SEPARATOR))
+    internetworking_model: str = opt(
+        "string", DEFAULT_NETWORK_MODEL, "how the VM joins the pod network: macvtap, tcfilter, none",
+        zero=DEFAULT_NETWORK_MODEL,
+        annotation=A("internetworking_model", "enum",
+                     "Unknown network model specified in annotation "
+                     "io.katacontainers.config.runtime.internetworking_model", 104,
+                     choices=tuple(NETWORK_MODELS)))
