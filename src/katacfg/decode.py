@@ -1,0 +1,208 @@
+"""TOML text to raw section values, as Kata's Go decoder (BurntSushi v0.3.1) fills its structs.
+
+Reproduces the decoder's type rules and messages (spec/config-keys.md 1.2): struct fields
+match their TOML key exactly, else case-insensitively; integers are range-checked for int32
+and uint32 while a 64-bit `uint` wraps; unknown keys and tables are ignored by Go, and
+reported here as diagnostics with their line and the nearest valid name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from katacfg import gotoml
+from katacfg.errors import Diagnostic, KataError
+from katacfg.options import Option
+from katacfg.registry import GO_STRUCT_NAMES, MAP_SECTIONS, OPTIONS, SECTIONS
+
+_INT32 = (-(2**31), 2**31 - 1)
+_UINT32 = (0, 2**32 - 1)
+_GO_TOP_FIELDS = {name: name.capitalize() for name in SECTIONS}  # Go field names of tomlConfig
+_GO_KIND = {"string": "string", "bool": "boolean", "int32": "integer", "uint32": "integer",
+            "uint": "integer", "[]string": "slice"}
+_ALLOWED = {"string": "a string", "bool": "true or false", "int32": "an integer",
+            "uint32": "an integer from 0 to 4294967295", "uint": "a non-negative integer",
+            "[]string": "an array of strings"}
+
+Pos = tuple[int, int]
+
+
+@dataclass
+class RawConfig:
+    """Decoded values keyed by canonical option key, with the source position of each."""
+
+    path: str
+    tables: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
+    structs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # ("hypervisor", "qemu", "kernel") / ("runtime", "enable_debug") / ("hypervisor", "qemu")
+    positions: dict[tuple[str, ...], Pos] = field(default_factory=dict)
+    errors: list[KataError] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def go_equal_fold(a: str, b: str) -> bool:
+    """Go strings.EqualFold (simple Unicode case folding, rune by rune)."""
+    if a.isascii() and b.isascii():
+        return a.lower() == b.lower()
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if x == y or x.lower() == y.lower() or x.upper() == y.upper():
+            continue
+        return False
+    return True
+
+
+def _match(candidates: dict[str, Any], key: str) -> str | None:
+    """The field a TOML key fills: exact name first, else the first case-insensitive match."""
+    if key in candidates:
+        return key
+    for name in candidates:
+        if go_equal_fold(name, key):
+            return name
+    return None
+
+
+def decode(text: str, path: str) -> RawConfig:
+    """Parse and type-check a configuration.toml. Syntax errors raise KataError (stage load)."""
+    try:
+        doc = gotoml.parse(text)
+    except gotoml.TomlSyntaxError as exc:
+        raise KataError(exc.message, "load", file=path, line=exc.line, column=exc.column,
+                        code="KC010", hint="TOML syntax error") from None
+    return decode_document(doc, path)
+
+
+def decode_document(doc: Any, path: str) -> RawConfig:
+    raw = RawConfig(path)
+    pos = doc.positions
+    for top_key, value in doc.data.items():
+        name = _match(_GO_TOP_FIELDS_BY_FIELD, top_key)
+        where = pos.get((top_key,))
+        if name is None:
+            _unknown(raw, (top_key,), where, list(SECTIONS), "table")
+            continue
+        section = _GO_TOP_FIELDS_BY_FIELD[name]
+        if section in MAP_SECTIONS:
+            _decode_map(raw, section, top_key, value, pos)
+        else:
+            fields = _decode_struct(raw, section, (top_key,), value, pos, (section,))
+            if fields is not None:
+                raw.structs.setdefault(section, {}).update(fields)
+                raw.positions.setdefault((section,), where or (0, 0))
+    return raw
+
+
+_GO_TOP_FIELDS_BY_FIELD = {go: name for name, go in _GO_TOP_FIELDS.items()}
+
+
+def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dict) -> None:
+    if not isinstance(value, dict):
+        # unifyMap returns nil for a non-map value: Go ignores `hypervisor = 5` silently.
+        raw.diagnostics.append(Diagnostic(
+            "warning", "KC102", f"`{top_key}` is not a table; Kata ignores it",
+            raw.path, *(pos.get((top_key,)) or (None, None)), key=top_key,
+            hint=f"write [{section}.<name>] tables"))
+        return
+    for name, table in value.items():
+        where = pos.get((top_key, name))
+        fields = _decode_struct(raw, section, (top_key, name), table, pos, (section, name))
+        if fields is None:
+            continue
+        raw.tables.setdefault(section, []).append((name, fields))
+        if where is not None:
+            raw.positions[(section, name)] = where
+
+
+def _decode_struct(raw: RawConfig, section: str, src: tuple[str, ...], value: Any,
+                   pos: dict, canon: tuple[str, ...]) -> dict[str, Any] | None:
+    where = pos.get(src)
+    if not isinstance(value, dict):
+        raw.errors.append(KataError(
+            f"toml: type mismatch for {GO_STRUCT_NAMES[section]}: expected table but found "
+            f"{gotoml.go_type_name(value)}", "load", file=raw.path,
+            line=where[0] if where else None, key=".".join(src), code="KC011",
+            hint=f"[{'.'.join(src)}] must be a table"))
+        return None
+    options = OPTIONS[section]
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        kpos = pos.get(src + (key,))
+        name = _match(options, key)
+        if name is None:
+            _unknown(raw, src + (key,), kpos, list(options), "key")
+            continue
+        option = options[name]
+        try:
+            out[name] = _unify(option, item)
+        except _TypeProblem as exc:
+            raw.errors.append(KataError(
+                exc.text, "load", file=raw.path, line=kpos[0] if kpos else None,
+                column=kpos[1] if kpos else None, key=".".join(src + (key,)),
+                code="KC011", hint=f"{name} must be {_ALLOWED[option.gotype]}"))
+            continue
+        if name != key:
+            raw.diagnostics.append(Diagnostic(
+                "note", "KC103", f"`{key}` is accepted as `{name}` (Kata matches keys "
+                "case-insensitively)", raw.path, *(kpos or (None, None)),
+                key=".".join(src + (key,)), hint=f"spell it `{name}`"))
+        if kpos is not None:
+            raw.positions[canon + (name,)] = kpos
+    return out
+
+
+class _TypeProblem(Exception):
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _badtype(value: Any, kind: str) -> _TypeProblem:
+    return _TypeProblem(
+        f"toml: cannot load TOML value of type {gotoml.go_type_name(value)} into a Go {kind}")
+
+
+def _unify(option: Option, value: Any) -> Any:
+    t = option.gotype
+    if t == "string":
+        if isinstance(value, str):
+            return value
+        raise _badtype(value, "string")
+    if t == "bool":
+        if isinstance(value, bool):
+            return value
+        raise _badtype(value, "boolean")
+    if t == "[]string":
+        if not isinstance(value, list):
+            raise _badtype(value, "slice")
+        for item in value:
+            if not isinstance(item, str):
+                raise _badtype(item, "string")
+        return tuple(value)
+    # integers
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _badtype(value, _GO_KIND[t])
+    if t == "int32":
+        lo, hi = _INT32
+        if not lo <= value <= hi:
+            raise _TypeProblem(f"toml: value {value} is out of range for int32")
+        return value
+    if t == "uint32":
+        lo, hi = _UINT32
+        if not lo <= value <= hi:
+            raise _TypeProblem(f"toml: value {value} is out of range for uint32")
+        return value
+    # Go `uint` (64-bit): no bounds check, a negative value wraps around.
+    return value % (2**64)
+
+
+def _unknown(raw: RawConfig, src: tuple[str, ...], where: Pos | None, valid: list[str],
+             what: str) -> None:
+    import difflib
+
+    name = src[-1]
+    close = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.6)
+    hint = f"did you mean `{close[0]}`?" if close else "Kata ignores it"
+    raw.diagnostics.append(Diagnostic(
+        "warning", "KC101" if what == "key" else "KC100",
+        f"unknown {what} `{'.'.join(src)}` (Kata 1.x ignores it silently)",
+        raw.path, *(where or (None, None)), key=".".join(src), hint=hint))
