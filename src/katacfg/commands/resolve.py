@@ -1,0 +1,111 @@
+"""katacfg resolve: the effective configuration of a sandbox, with its pod annotations."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from katacfg.commands.common import add_host_flags, add_mode_flag, host_from_args, print_notes
+from katacfg.errors import KataError
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print the effective configuration (or the refusal) as JSON")
+    add_mode_flag(p)
+    add_host_flags(p)
+    p.add_argument("--annotation", "-a", action="append", default=[], metavar="KEY=VALUE",
+                   help="a pod annotation (repeatable)")
+    p.add_argument("--annotations-file", metavar="FILE.json",
+                   help="a JSON object of annotations")
+    p.add_argument("--bundle", metavar="DIR",
+                   help="an OCI bundle: the annotations of DIR/config.json")
+
+
+class InputError(Exception):
+    """Bad input that is ours to refuse (not a Kata refusal)."""
+
+
+def read_annotations(args: argparse.Namespace) -> dict[str, str]:
+    """Bundle, then file, then --annotation flags (later ones win)."""
+    out: dict[str, str] = {}
+    if args.bundle:
+        import os
+
+        path = os.path.join(args.bundle, "config.json")
+        spec = _read_json(path, "OCI bundle config.json")
+        if not isinstance(spec, dict):
+            raise InputError(f"{path}: an OCI runtime spec must be a JSON object")
+        out.update(_string_map(spec.get("annotations") or {}, f"{path}: annotations"))
+    if args.annotations_file:
+        data = _read_json(args.annotations_file, "annotations file")
+        out.update(_string_map(data, args.annotations_file))
+    for item in args.annotation:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--annotation {item!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: {what} is a directory, not a file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read {what}: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
+
+
+def _string_map(data: Any, where: str) -> dict[str, str]:
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: annotations must be a JSON object of strings, "
+                         f"not {type(data).__name__}")
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise InputError(f"{where}: annotation {key!r} has a {type(value).__name__} value; "
+                             f"annotation values are strings (write {json.dumps(str(value))})")
+    return dict(data)
+
+
+def run(args: argparse.Namespace) -> int:
+    from katacfg.pipeline import resolve
+
+    try:
+        annotations = read_annotations(args)
+    except InputError as exc:
+        return _refuse_input(args, str(exc))
+    host = host_from_args(args)
+    try:
+        cfg = resolve(args.kata_config, annotations, host=host, mode=args.mode,
+                      fallback=not args.strict_discovery)
+    except KataError as exc:
+        if args.json:
+            sys.stdout.write(json.dumps(exc.as_dict(), indent=2) + "\n")
+        sys.stderr.write(exc.one_line() + "\n")
+        return 1
+    print_notes(cfg.diagnostics, only=("KC004",))
+    if args.json:
+        from katacfg.render import contract_dict
+
+        sys.stdout.write(json.dumps(contract_dict(cfg), indent=2) + "\n")
+    else:
+        from katacfg.reports.resolve_view import human_view
+
+        sys.stdout.write(human_view(cfg, host))
+    return 0
+
+
+def _refuse_input(args: argparse.Namespace, message: str) -> int:
+    if args.json:
+        sys.stdout.write(json.dumps({"error": message, "stage": "input"}, indent=2) + "\n")
+    sys.stderr.write(f"katacfg: {message}\n")
+    return 1
