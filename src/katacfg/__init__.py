@@ -8,8 +8,6 @@ Public API: load(), resolve(), the Config types, KataError and Diagnostic. Submo
 imported on first use so that `import katacfg` stays cheap for the command line.
 """
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 __all__ = [
     "AgentConfig", "Config", "Diagnostic", "FactoryConfig", "Host", "HypervisorConfig",
@@ -17,6 +15,7 @@ __all__ = [
     "resolve",
 ]
 
+TYPE_CHECKING = False  # typing costs ~10 ms of start-up; mypy treats this name as True
 if TYPE_CHECKING:
     from katacfg.errors import Diagnostic, KataError
     from katacfg.host import Host
@@ -34,7 +33,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'katacfg' has no attribute {name!r}")

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 from katacfg.errors import KataError
+from katacfg.gocompat import strconv
+from katacfg.gocompat.glob import path_in_globs
+from katacfg.gocompat.re2 import regexp_contains
 from katacfg.model import AnnotationOutcome, Config, deserialize_kernel_params
 from katacfg.options import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KATA_PREFIX, Annotation
 from katacfg.options import globals as g
 from katacfg.options import hypervisor as hv
 from katacfg.options.runtime import NETWORK_MODELS
-from katacfg.registry import ANNOTATIONS_BY_NAME, OVERRIDES
+from katacfg.registry import ANNOTATIONS_BY_NAME
 
 _SECTION_OF = {"hypervisor": "hypervisor", "runtime": "runtime", "agent": "agent"}
 
@@ -30,9 +33,7 @@ class Refusal(KataError):
 
 def gate(cfg: Config, annotations: Mapping[str, str]) -> None:
     """Refuse the first hypervisor annotation whose name enable_annotations does not enable."""
-    from katacfg.gocompat.re2 import regexp_contains
-
-    allowed = list(cfg.hypervisor.enable_annotations)
+    allowed = cfg.hypervisor.enable_annotations
     for name in annotations:
         if name.startswith(HYPERVISOR_PREFIX):
             if not regexp_contains(allowed, name[len(HYPERVISOR_PREFIX):]):
@@ -45,50 +46,61 @@ def gate(cfg: Config, annotations: Mapping[str, str]) -> None:
                     code="KC200")
 
 
-def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
-                    outcomes: dict[str, AnnotationOutcome] | None = None) -> Config:
+Values = dict[str, dict[str, Any]]  # "hypervisor" | "runtime" | "agent" -> field -> value
+
+
+def section_values(cfg: Config) -> Values:
+    """The sections annotations can change, as mutable dicts."""
+    return {"hypervisor": _as_dict(cfg.hypervisor), "runtime": _as_dict(cfg.runtime),
+            "agent": _as_dict(cfg.agent)}
+
+
+def apply_overrides(cfg: Config, values: Values, annotations: Mapping[str, str],
+                    host_cpus: int, outcomes: dict[str, AnnotationOutcome] | None = None) -> None:
     """Apply every field annotation in the reference's order; raise on the first refusal.
 
-    `host_cpus` is the CPU count the vCPU annotations are checked against (refused, not
-    clamped, when above it).
+    `values` (from section_values) is updated in place. `host_cpus` is the CPU count the
+    vCPU annotations are checked against (refused, not clamped, when above it).
     """
-    values = {
-        "hypervisor": _as_dict(cfg.hypervisor),
-        "runtime": _as_dict(cfg.runtime),
-        "agent": _as_dict(cfg.agent),
-    }
-    for ann in OVERRIDES:
+    present = sorted((a for a in (ANNOTATIONS_BY_NAME.get(n) for n in annotations)
+                      if a is not None and a.order), key=lambda a: a.order)
+    checked = False
+    for ann in present:
+        if not checked and ann.order > VIRTIO_FS_CHECK_AFTER:
+            _check_virtio_fs(values)
+            checked = True
         name = ann.name
-        if name in annotations:
-            target = values[_SECTION_OF[ann.family]]
-            old = target[ann.target]
-            try:
-                new = _parse(ann, annotations[name], cfg, target, host_cpus)
-            except Refusal as exc:
-                if outcomes is not None:
-                    outcomes[name] = AnnotationOutcome(name, annotations[name], "refused",
-                                                       exc.text, _key(ann), old)
-                raise
-            if new is _UNCHANGED:
-                status, reason, new = "ignored", _ignored_reason(ann, annotations[name]), old
-            else:
-                target[ann.target] = new
-                status, reason = "applied", ""
+        target = values[ann.family]
+        old = target[ann.target]
+        try:
+            new = _parse(ann, annotations[name], cfg, target, host_cpus)
+        except Refusal as exc:
             if outcomes is not None:
-                outcomes[name] = AnnotationOutcome(name, annotations[name], status, reason,
-                                                   _key(ann), old, new)
-        if ann.check == "virtio_fs":
-            h = values["hypervisor"]
-            if h["shared_fs"] == "virtio-fs" and not h["virtio_fs_daemon"]:
-                raise Refusal("cannot enable virtio-fs without daemon path", "annotations",
-                              key=HYPERVISOR_PREFIX + "shared_fs", code="KC201",
-                              hint="set the virtio_fs_daemon annotation or configuration key")
-    return replace(
-        cfg,
-        hypervisor=type(cfg.hypervisor)(**values["hypervisor"]),
-        runtime=type(cfg.runtime)(**values["runtime"]),
-        agent=type(cfg.agent)(**values["agent"]),
-    )
+                outcomes[name] = AnnotationOutcome(name, annotations[name], "refused",
+                                                   exc.text, _key(ann), old)
+            raise
+        if new is _UNCHANGED:
+            status, reason, new = "ignored", _ignored_reason(ann, annotations[name]), old
+        else:
+            target[ann.target] = new
+            status, reason = "applied", ""
+        if outcomes is not None:
+            outcomes[name] = AnnotationOutcome(name, annotations[name], status, reason,
+                                               _key(ann), old, new)
+    if not checked:
+        _check_virtio_fs(values)
+
+
+# The reference checks virtio-fs has a daemon right after the virtio_fs_daemon annotation.
+VIRTIO_FS_CHECK_AFTER = ANNOTATIONS_BY_NAME[HYPERVISOR_PREFIX + "virtio_fs_daemon"].order
+
+
+def _check_virtio_fs(values: Values) -> None:
+    h = values["hypervisor"]
+    if h["shared_fs"] == "virtio-fs" and not h["virtio_fs_daemon"]:
+        raise Refusal("cannot enable virtio-fs without daemon path", "annotations",
+                      key=HYPERVISOR_PREFIX + "shared_fs", code="KC201",
+                      hint="set the virtio_fs_daemon annotation or configuration key")
 
 
 _UNCHANGED = object()
@@ -113,8 +125,6 @@ def _refuse(ann: Annotation, text: str, hint: str) -> Refusal:
 def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
            host_cpus: int) -> Any:
     """The new value of the target field, or _UNCHANGED; raise Refusal with Go's text."""
-    from katacfg.gocompat import strconv
-
     kind = ann.kind
     if kind == "bool":
         try:
@@ -142,8 +152,6 @@ def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
     if kind == "nonempty":
         return value if value != "" else _UNCHANGED
     if kind == "restricted":
-        from katacfg.gocompat.glob import path_in_globs
-
         allowed = list(getattr(cfg.hypervisor, ann.allowlist))
         if not path_in_globs(allowed, value):
             raise _refuse(ann, ann.error.replace("{v}", value),
@@ -197,10 +205,12 @@ def _check_cpus(ann: Annotation, number: int, cfg: Config, n: int) -> None:
                           f"at most {hv.MAX_VCPUS}")
 
 
-def apply_assets(cfg: Config, annotations: Mapping[str, str],
-                 outcomes: dict[str, AnnotationOutcome] | None = None) -> Config:
-    """Asset paths and hashes (spec 7): absolute paths, SHA-512 always, after all overrides."""
-    h = _as_dict(cfg.hypervisor)
+def apply_assets(h: dict[str, Any], annotations: Mapping[str, str],
+                 outcomes: dict[str, AnnotationOutcome] | None = None) -> None:
+    """Asset paths and hashes (spec 7): absolute paths, SHA-512 always, after all overrides.
+
+    `h` is the hypervisor section as a dict (from section_values), updated in place.
+    """
     for kind, (path_suffix, hash_suffix) in g.ASSETS.items():
         path_name = HYPERVISOR_PREFIX + path_suffix
         path = annotations.get(path_name, "")
@@ -228,7 +238,6 @@ def apply_assets(cfg: Config, annotations: Mapping[str, str],
                 hash_name = HYPERVISOR_PREFIX + hash_suffix
                 outcomes[hash_name] = AnnotationOutcome(hash_name, digest, "applied",
                                                         f"SHA-512 of {path} matches")
-    return replace(cfg, hypervisor=type(cfg.hypervisor)(**h))
 
 
 def _sha512(path: str, key: str) -> str:
@@ -247,24 +256,21 @@ def _sha512(path: str, key: str) -> str:
     return hashlib.sha512(data).hexdigest()
 
 
-def apply_hypervisor_defaults(cfg: Config) -> Config:
+def apply_hypervisor_defaults(h: dict[str, Any]) -> None:
     """HypervisorConfig.valid() of qemu, acrn and clh: zero values get built-in ones."""
-    h = cfg.hypervisor
-    if not h.kernel:
+    if not h["kernel"]:
         raise KataError("Missing kernel path", "hypervisor", key="hypervisor.kernel",
                         code="KC230")
-    if not h.image and not h.initrd:
+    if not h["image"] and not h["initrd"]:
         raise KataError("Missing image and initrd path", "hypervisor", key="hypervisor.image",
                         code="KC230")
-    return replace(cfg, hypervisor=replace(
-        h,
-        default_vcpus=h.default_vcpus or 1,
-        default_memory=h.default_memory or hv.DEFAULT_MEMORY_MIB,
-        default_bridges=h.default_bridges or hv.DEFAULT_BRIDGES,
-        block_device_driver=h.block_device_driver or hv.DEFAULT_BLOCK_DRIVER,
-        default_maxvcpus=h.default_maxvcpus or hv.MAX_VCPUS,
-        msize_9p=h.msize_9p or (0 if h.shared_fs == "virtio-fs" else hv.DEFAULT_MSIZE_9P),
-    ))
+    h["default_vcpus"] = h["default_vcpus"] or 1
+    h["default_memory"] = h["default_memory"] or hv.DEFAULT_MEMORY_MIB
+    h["default_bridges"] = h["default_bridges"] or hv.DEFAULT_BRIDGES
+    h["block_device_driver"] = h["block_device_driver"] or hv.DEFAULT_BLOCK_DRIVER
+    h["default_maxvcpus"] = h["default_maxvcpus"] or hv.MAX_VCPUS
+    if not h["msize_9p"] and h["shared_fs"] != "virtio-fs":
+        h["msize_9p"] = hv.DEFAULT_MSIZE_9P
 
 
 def classify(annotations: Mapping[str, str], outcomes: dict[str, AnnotationOutcome]) -> None:
@@ -294,5 +300,11 @@ def classify(annotations: Mapping[str, str], outcomes: dict[str, AnnotationOutco
             outcomes[name] = AnnotationOutcome(name, value, "passed", "not a Kata annotation")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _as_dict(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+    names = _FIELD_NAMES.get(type(obj))
+    if names is None:
+        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
+    return {name: getattr(obj, name) for name in names}

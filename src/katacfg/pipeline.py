@@ -44,21 +44,26 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
 
     outcomes: dict[str, AnnotationOutcome] = {}
     kind = container_type(annotations)
-    cfg = replace(cfg, container_type=kind)
     if kind == POD_CONTAINER:
         # A pod container reuses its sandbox: no annotation is read, even invalid ones.
         for name, value in annotations.items():
             outcomes[name] = AnnotationOutcome(name, value, "ignored",
                                                "pod containers take the sandbox's configuration")
-        return replace(cfg, annotations=tuple(outcomes.values()))
+        return replace(cfg, container_type=kind, annotations=tuple(outcomes.values()))
     try:
         ann.gate(cfg, annotations)
-        cfg = ann.apply_overrides(cfg, annotations, host_cpus, outcomes)
-        cfg = ann.apply_assets(cfg, annotations, outcomes)
+        values = ann.section_values(cfg)
+        ann.apply_overrides(cfg, values, annotations, host_cpus, outcomes)
+        ann.apply_assets(values["hypervisor"], annotations, outcomes)
         if cfg.hypervisor_type in _ZERO_VALUE_CHECK:
-            cfg = ann.apply_hypervisor_defaults(cfg)
+            ann.apply_hypervisor_defaults(values["hypervisor"])
     except KataError as exc:
         raise exc.with_location(file=exc.file or cfg.path) from None
     ann.classify(annotations, outcomes)
-    ordered = tuple(outcomes[name] for name in annotations)
-    return replace(cfg, annotations=ordered)
+    return replace(
+        cfg, container_type=kind,
+        hypervisor=type(cfg.hypervisor)(**values["hypervisor"]),
+        runtime=type(cfg.runtime)(**values["runtime"]),
+        agent=type(cfg.agent)(**values["agent"]),
+        annotations=tuple(outcomes[name] for name in annotations),
+    )

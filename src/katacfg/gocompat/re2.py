@@ -168,8 +168,14 @@ def compile_go(pattern: str) -> GoRegexp | None:
     return GoRegexp(pattern, compiled)
 
 
-def regexp_contains(patterns: list[str], text: str) -> bool:
+def regexp_contains(patterns: list[str] | tuple[str, ...], text: str) -> bool:
     """Kata ``regexpContains``: some pattern matches anywhere in ``text``; invalid ones match nothing."""
+    return _contains(tuple(patterns), text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _contains(patterns: tuple[str, ...], text: str) -> bool:
+    # Pure function of its arguments: cached, as the same names recur pod after pod.
     for candidate in patterns:
         rx = compile_go(candidate)
         if rx is not None and rx.search(text):

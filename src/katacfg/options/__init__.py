@@ -43,10 +43,7 @@ class Annotation:
     family: str = ""  # hypervisor | runtime | agent, filled from the section
     target: str = ""  # key of the option it sets, filled from the field
     gated: bool = False  # hypervisor family: name must pass enable_annotations
-
-    @property
-    def name(self) -> str:
-        return PREFIXES[self.family] + self.suffix
+    name: str = ""  # full annotation name, filled from family and suffix
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +88,7 @@ def section(name: str):  # type: ignore[no-untyped-def]
                 family = o.annotation.family or name
                 object.__setattr__(o.annotation, "family", family)
                 object.__setattr__(o.annotation, "gated", family == "hypervisor")
+                object.__setattr__(o.annotation, "name", PREFIXES[family] + o.annotation.suffix)
             options.append(o)
         cls.OPTIONS = tuple(options)
         cls.SECTION = name
