@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from katacfg.errors import Diagnostic, KataError
@@ -85,7 +85,7 @@ CRIO_LABELS = "io.kubernetes.cri-o.Labels"
 SANDBOX_ID_PLACEHOLDER = "<sandbox-id>"
 LOG_DIR_PLACEHOLDER = "/var/log/pods/<namespace>_<name>_<uid>"
 
-# CRI-O's AllAllowedAnnotations (CRI-O 1.28-1.30): the annotations a runtime handler must
+# CRI-O's AllAllowedAnnotations (CRI-O 1.30): the annotations a runtime handler must
 # list in allowed_annotations; any pod annotation starting with an unlisted one is dropped.
 CRIO_RESTRICTED_ANNOTATIONS: tuple[str, ...] = (
     "io.kubernetes.cri-o.userns-mode",
@@ -147,6 +147,16 @@ class CRIConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class CrioWorkload:
+    """A `[crio.runtime.workloads.NAME]` table: more allowed annotations for some pods."""
+
+    name: str
+    activation_annotation: str
+    annotation_prefix: str = ""
+    allowed_annotations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RuntimeHandler:
     """One runtime of the CRI configuration, as the RuntimeClass `handler` names it."""
 
@@ -163,6 +173,7 @@ class RuntimeHandler:
     file: str | None = None
     line: int | None = None  # line of the runtime's table header
     implicit: bool = False  # not in the file: the CRI's built-in default
+    workloads: tuple[CrioWorkload, ...] = ()  # CRI-O: the configuration's workloads
 
     @property
     def is_kata(self) -> bool:
@@ -175,16 +186,6 @@ class RuntimeHandler:
             return f"{self.manager} built-in default"
         where = self.file or "<config>"
         return f"{where}:{self.line}" if self.line else where
-
-
-@dataclass(frozen=True, slots=True)
-class CrioWorkload:
-    """A `[crio.runtime.workloads.NAME]` table: more allowed annotations for some pods."""
-
-    name: str
-    activation_annotation: str
-    annotation_prefix: str = ""
-    allowed_annotations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,8 +331,8 @@ def passed_annotations(pod_annotations: Mapping[str, str], runtime: RuntimeHandl
 
     containerd: a key passes if it path.Matches one of the runtime's pod_annotations.
     CRI-O: a key passes unless it starts with a CRI-O annotation that the runtime (or the
-    workload the pod activates) does not allow. Each drop says which pattern/prefix is
-    missing.
+    workload the pod activates; default: the runtime's configuration's workloads) does not
+    allow. Each drop says which pattern/prefix is missing.
     """
     passed: dict[str, str] = {}
     dropped: list[Dropped] = []
@@ -362,7 +363,7 @@ def passed_annotations(pod_annotations: Mapping[str, str], runtime: RuntimeHandl
                         f'"{p}"' for p in bad)
                 dropped.append(Dropped(key, reason))
         return passed, dropped
-    disallowed = _crio_disallowed(runtime, pod_annotations, workloads)
+    disallowed = _crio_disallowed(runtime, pod_annotations, workloads or runtime.workloads)
     for key, value in pod_annotations.items():
         for prefix in disallowed:
             if key.startswith(prefix):
@@ -502,6 +503,8 @@ def _read_toml(text_or_path: str | os.PathLike[str], what: str
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None
         col = int(m.group(2)) if m else None
+        if m is None and "end of document" in msg:
+            line = text.count("\n") + (0 if text.endswith("\n") else 1)
         raise CRIConfigError(f"{what} configuration is not valid TOML: {msg}", file=file,
                              line=line, column=col) from None
     return data, text, file
@@ -709,11 +712,11 @@ def load_crio_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
                     if isinstance(defaults, dict) else {})
         rtype = raw.get("runtime_type") if isinstance(raw.get("runtime_type"), str) else ""
         cpath = raw.get("runtime_config_path")
-        binary = raw.get("runtime_path")
+        binary = raw.get("runtime_path")  # empty: CRI-O looks the handler name up in $PATH
         runtimes[rname] = RuntimeHandler(
             rname, CRIO, rtype or "oci", allowed_annotations=allowed,
             default_annotations=defaults, config_path=cpath if isinstance(cpath, str) and cpath
-            else None, binary=binary if isinstance(binary, str) and binary else None,
+            else None, binary=binary if isinstance(binary, str) and binary else rname,
             file=file, line=line)
     if CRIO_DEFAULT_RUNTIME not in runtimes:
         runtimes[CRIO_DEFAULT_RUNTIME] = RuntimeHandler(
@@ -743,6 +746,8 @@ def load_crio_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
         prefix = raw.get("annotation_prefix")
         workloads.append(CrioWorkload(wname, raw["activation_annotation"],
                                       prefix if isinstance(prefix, str) else "", allowed))
+    if workloads:
+        runtimes = {n: replace(r, workloads=tuple(workloads)) for n, r in runtimes.items()}
     return CRIConfig(CRIO, file, "crio", None, default_name, runtimes, tuple(diags),
                      tuple(workloads))
 
