@@ -1,0 +1,337 @@
+"""katacfg lint: every problem of a configuration.toml, with file:line:column and a code.
+
+Kata 1.x ignores typos and reports one refusal at a time; lint reports all of them, plus
+what Kata does silently (clamps, dropped keys, fallbacks) and set-ups that let a pod choose
+what runs on the host. Codes are stable: KC0xx are the reference's refusals, KC1xx what
+the loader notices, KL2xx lint's own rules.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Any
+
+from katacfg.decode import RawConfig, decode
+from katacfg.errors import Diagnostic, KataError
+from katacfg.loader import HostFacts, Loader, read_config
+from katacfg.model import Config
+from katacfg.options import HYPERVISOR_PREFIX
+from katacfg.options import hypervisor as hv
+from katacfg.registry import ANNOTATIONS_BY_NAME, OPTIONS
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
+_RESTRICTED = [a for a in ANNOTATIONS_BY_NAME.values() if a.kind == "restricted"]
+_HV_ANNOTATIONS = sorted(a.suffix for a in ANNOTATIONS_BY_NAME.values() if a.family == "hypervisor")
+_ASSET_SUFFIXES = ("kernel", "image", "initrd", "firmware")
+
+
+@dataclass
+class LintResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.diagnostics)
+
+
+def lint_file(path: str, host: HostFacts, mode: str = "cli") -> LintResult:
+    """Every diagnostic for one file, sorted by line."""
+    result = LintResult(path)
+    try:
+        text = read_config(path)
+        raw = decode(text, path)
+    except KataError as exc:
+        result.diagnostics.append(_from_error(exc, path))
+        return result
+    cfg = Loader(raw, host, mode).run()
+    out = [_from_error(p, path) for p in cfg.problems]
+    out += [d for d in cfg.diagnostics]
+    for rule in RULES:
+        out += rule(cfg, raw, host)
+    seen = set()
+    unique = []
+    for d in out:
+        ident = (d.code, d.line, d.key, d.message)
+        if ident not in seen:
+            seen.add(ident)
+            unique.append(d)
+    unique.sort(key=lambda d: (d.line or 0, d.column or 0, SEVERITY_ORDER[d.severity]))
+    result.diagnostics = unique
+    return result
+
+
+def _from_error(exc: KataError, path: str) -> Diagnostic:
+    return Diagnostic("error", exc.code, exc.text, exc.file or path, exc.line, exc.column,
+                      exc.key, exc.hint)
+
+
+class _Where:
+    """Positions of keys in one file, for rules that point at a key."""
+
+    def __init__(self, cfg: Config, raw: RawConfig) -> None:
+        self.cfg, self.raw = cfg, raw
+        tables = raw.tables.get("hypervisor", [])
+        self.hv_table = tables[-1][0] if tables else None
+        self.hv_values: dict[str, Any] = tables[-1][1] if tables else {}
+
+    def at(self, severity: str, code: str, message: str, path: tuple[str, ...],
+           hint: str | None = None) -> Diagnostic:
+        pos = self.raw.positions.get(path) or self.raw.positions.get(path[:-1])
+        exact = path in self.raw.positions
+        return Diagnostic(severity, code, message, self.raw.path, pos[0] if pos else None,
+                          pos[1] if pos and exact else None, ".".join(path), hint)
+
+    def hv(self, severity: str, code: str, message: str, key: str,
+           hint: str | None = None) -> Diagnostic:
+        return self.at(severity, code, message, ("hypervisor", self.hv_table or "qemu", key),
+                       hint)
+
+
+# -- rules ----------------------------------------------------------------------------------
+
+def rule_clamps(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagnostic]:
+    """Values the runtime silently changes: clamps to the host and zero-means-default."""
+    w = _Where(cfg, raw)
+    if w.hv_table not in hv_types():
+        return []
+    v, h, n, out = w.hv_values, cfg.hypervisor, host.cpus, []
+    if "default_vcpus" in v and v["default_vcpus"] != h.default_vcpus:
+        given = v["default_vcpus"]
+        why = "negative means all host CPUs" if given < 0 else (
+            "0 means 1" if given == 0 else f"more than the host's {n} CPUs")
+        out.append(w.hv("warning", "KL201", f"default_vcpus = {given} is loaded as "
+                        f"{h.default_vcpus} ({why})", "default_vcpus",
+                        f"set default_vcpus between 1 and {n} on this host"))
+    if "default_maxvcpus" in v and v["default_maxvcpus"] not in (0, h.default_maxvcpus):
+        out.append(w.hv("warning", "KL201", f"default_maxvcpus = {v['default_maxvcpus']} is "
+                        f"loaded as {h.default_maxvcpus} (at most the host's {n} CPUs and "
+                        f"{hv.MAX_VCPUS})", "default_maxvcpus"))
+    if v.get("default_bridges", 1) > hv.MAX_PCI_BRIDGES:
+        out.append(w.hv("warning", "KL201", f"default_bridges = {v['default_bridges']} is "
+                        f"loaded as {hv.MAX_PCI_BRIDGES} (at most 5 PCI bridges)",
+                        "default_bridges"))
+    for key, default in (("default_memory", hv.DEFAULT_MEMORY_MIB), ("default_bridges", 1),
+                         ("memory_slots", hv.DEFAULT_MEM_SLOTS), ("msize_9p", hv.DEFAULT_MSIZE_9P)):
+        if v.get(key) == 0 and getattr(h, key) == default:
+            out.append(w.hv("note", "KL202", f"{key} = 0 means the default {default}", key))
+    if h.default_vcpus > h.default_maxvcpus > 0:
+        out.append(w.hv("warning", "KL203", f"default_vcpus ({h.default_vcpus}) is above "
+                        f"default_maxvcpus ({h.default_maxvcpus}); Kata does not check this",
+                        "default_vcpus", "keep default_vcpus <= default_maxvcpus"))
+    return out
+
+
+def hv_types() -> tuple[str, ...]:
+    from katacfg.options import HYPERVISOR_TYPES
+
+    return HYPERVISOR_TYPES
+
+
+def rule_unchecked_paths(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagnostic]:
+    """Paths Kata never checks at load time, and binaries that are not executable."""
+    w = _Where(cfg, raw)
+    h, out = cfg.hypervisor, []
+    uses_virtio_fs = h.shared_fs == "virtio-fs"
+    checks: list[tuple[str, tuple[str, ...], str, bool]] = []
+    if w.hv_table in hv_types():
+        t = ("hypervisor", w.hv_table)
+        checks += [(h.path, t + ("path",), "hypervisor", True),
+                   (h.jailer_path, t + ("jailer_path",), "jailer", True),
+                   (h.ctlpath, t + ("ctlpath",), "acrnctl", True)]
+        if uses_virtio_fs and h.virtio_fs_daemon:
+            checks.append((h.virtio_fs_daemon, t + ("virtio_fs_daemon",), "virtiofsd", True))
+        if h.entropy_source:
+            checks.append((h.entropy_source, t + ("entropy_source",), "entropy source", False))
+        if h.file_mem_backend:
+            checks.append((h.file_mem_backend, t + ("file_mem_backend",),
+                           "memory backend folder", False))
+        if h.enable_vhost_user_store:
+            checks.append((h.vhost_user_store_path, t + ("vhost_user_store_path",),
+                           "vhost-user store folder", False))
+    if cfg.proxy.path:
+        checks.append((cfg.proxy.path, ("proxy", "kata", "path"), "kata-proxy", True))
+    if cfg.shim.configured and cfg.shim.path:
+        checks.append((cfg.shim.path, ("shim", "kata", "path"), "kata-shim", True))
+    if cfg.netmon.enable_netmon:
+        checks.append((cfg.netmon.path, ("netmon", "path"), "kata-netmon", True))
+    for path, where, what, executable in checks:
+        if not path:
+            continue
+        try:
+            st = os.stat(path)
+        except OSError:
+            if any(p.key == ".".join(where) for p in cfg.problems):
+                continue  # already refused by the reference
+            out.append(w.at("warning", "KL210", f"{what} {path} does not exist (Kata does not "
+                            "check it when loading; the sandbox fails later)", where))
+            continue
+        if executable and not (stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)):
+            out.append(w.at("warning", "KL211", f"{what} {path} is not an executable file",
+                            where, "point it at the binary"))
+    return out
+
+
+def rule_annotations(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagnostic]:
+    """enable_annotations and the valid_* allow-lists: what a pod may make the host run."""
+    from katacfg.gocompat.re2 import compile_go
+
+    w = _Where(cfg, raw)
+    if w.hv_table not in hv_types():
+        return []
+    h, out = cfg.hypervisor, []
+    where = ("hypervisor", w.hv_table, "enable_annotations")
+    enabled = [s for s in _HV_ANNOTATIONS if _gate(h.enable_annotations, s)]
+    for pattern in h.enable_annotations:
+        rx = compile_go(pattern)
+        if rx is None:
+            out.append(w.at("warning", "KL220", f"enable_annotations entry {pattern!r} is not a "
+                            "valid RE2 expression: Kata silently matches nothing with it", where))
+            continue
+        hits = [s for s in _HV_ANNOTATIONS if rx.search(s)]
+        literal = pattern.strip("^$")
+        extra = [s for s in hits if s != literal]
+        if pattern in (".*", ".+", "") or len(hits) == len(_HV_ANNOTATIONS):
+            out.append(w.at("warning", "KL221", f"enable_annotations entry {pattern!r} enables "
+                            "every hypervisor annotation", where,
+                            "list only the annotations pods need, anchored: ^default_vcpus$"))
+        elif extra and literal in _HV_ANNOTATIONS:
+            out.append(w.at("warning", "KL222", f"enable_annotations entry {pattern!r} is an "
+                            f"unanchored regular expression: it also enables "
+                            f"{', '.join(extra)}", where, f"write '^{literal}$'"))
+    for ann in _RESTRICTED:
+        if ann.suffix not in enabled or not OPTIONS["hypervisor"][ann.target].read_by(
+                cfg.hypervisor_type):
+            continue
+        allowed = getattr(h, ann.allowlist)
+        list_where = ("hypervisor", w.hv_table, ann.allowlist)
+        if not [p for p in allowed if p]:
+            out.append(w.at("note", "KL223", f"the {ann.suffix} annotation is enabled but "
+                            f"{ann.allowlist} is empty: Kata 1.13 refuses every value (Kata "
+                            "releases before the valid_* lists ran whatever a pod named)",
+                            where, f"add {ann.allowlist} or drop {ann.suffix} from "
+                            "enable_annotations"))
+            continue
+        for pattern in allowed:
+            problem = _broad_pattern(pattern)
+            if problem:
+                out.append(w.at("error" if problem.startswith("matches") else "warning",
+                                "KL224", f"{ann.allowlist} entry {pattern!r} {problem}",
+                                list_where, "name exact binaries, e.g. /usr/bin/qemu-system-x86_64"))
+    for suffix in _ASSET_SUFFIXES:
+        if suffix in enabled:
+            out.append(w.at("warning", "KL225", f"the {suffix} annotation is enabled: a pod may "
+                            "boot any absolute host path as its guest " + suffix + " (Kata has "
+                            "no allow-list for it; a hash annotation is optional and always "
+                            "SHA-512, asset_hash_type is ignored)", where,
+                            f"drop {suffix} from enable_annotations unless pods need it"))
+    return out
+
+
+def _gate(patterns: tuple[str, ...], suffix: str) -> bool:
+    from katacfg.gocompat.re2 import regexp_contains
+
+    return regexp_contains(patterns, suffix)
+
+
+def _broad_pattern(pattern: str) -> str:
+    """Why an allow-list glob lets too much through, or ""."""
+    if not pattern:
+        return ""
+    parts = pattern.split("/")
+    folder = "/".join(parts[:-1]) or "/"
+    if any(ch in "".join(parts[:-1]) for ch in "*?["):
+        return "has wildcards in a folder name: any matching folder's files are allowed"
+    if parts[-1] and set(parts[-1]) <= set("*?"):
+        return f"matches every file in {folder}"
+    try:
+        mode = os.stat(folder).st_mode
+    except OSError:
+        return ""
+    if mode & stat.S_IWOTH:
+        # Existence decides: any local user can create a matching path there (sticky or not).
+        return f"is in {folder}, where any user on the host can create it"
+    return ""
+
+
+RULES = (rule_clamps, rule_unchecked_paths, rule_annotations)
+
+
+# -- output formats -------------------------------------------------------------------------
+
+def render_text(results: list[LintResult]) -> str:
+    lines = []
+    for r in results:
+        for d in r.diagnostics:
+            where = ":".join(str(x) for x in (d.file or r.path, d.line, d.column) if x is not None)
+            lines.append(f"{where}: {d.severity}: {d.message} [{d.code}]"
+                         + (f"\n    hint: {d.hint}" if d.hint else ""))
+    errors = sum(r.errors for r in results)
+    warnings = sum(r.warnings for r in results)
+    lines.append(f"{len(results)} file(s): {errors} error(s), {warnings} warning(s)")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(results: list[LintResult]) -> str:
+    import json
+
+    data = [{"file": r.path, "diagnostics": [
+        {"severity": d.severity, "code": d.code, "message": d.message, "file": d.file or r.path,
+         "line": d.line, "column": d.column, "key": d.key, "hint": d.hint}
+        for d in r.diagnostics]} for r in results]
+    return json.dumps(data, indent=2) + "\n"
+
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+
+
+def render_sarif(results: list[LintResult]) -> str:
+    """SARIF 2.1.0, one run, one rule per code, so CI systems annotate the lines."""
+    import json
+
+    from katacfg import __version__
+
+    rules: dict[str, dict[str, Any]] = {}
+    out_results = []
+    for r in results:
+        for d in r.diagnostics:
+            rules.setdefault(d.code, {"id": d.code, "shortDescription": {"text": d.code},
+                                      "helpUri": "https://github.com/kata-containers/runtime"})
+            region: dict[str, int] = {}
+            if d.line:
+                region["startLine"] = d.line
+                if d.column:
+                    region["startColumn"] = d.column
+            location: dict[str, Any] = {"physicalLocation": {
+                "artifactLocation": {"uri": _uri(d.file or r.path)}}}
+            if region:
+                location["physicalLocation"]["region"] = region
+            message = d.message + (f" (hint: {d.hint})" if d.hint else "")
+            out_results.append({"ruleId": d.code, "level": _SARIF_LEVEL[d.severity],
+                                "message": {"text": message}, "locations": [location]})
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "katacfg", "version": __version__,
+                                "informationUri": "https://github.com/kata-containers/runtime",
+                                "rules": list(rules.values())}},
+            "results": out_results,
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def _uri(path: str) -> str:
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return p.resolve().as_uri()
