@@ -106,6 +106,20 @@ def _check_virtio_fs(values: Values) -> None:
 _UNCHANGED = object()
 
 
+def _pattern_allows(patterns: list[str], value: str) -> bool:
+    """Allow-list check when the node's files are not here: the value must match a pattern
+    (Go filepath.Match), and is assumed to exist on the node."""
+    from katacfg.gocompat.glob import BadPattern, match
+
+    for pattern in patterns:
+        try:
+            if pattern and match(pattern, value):
+                return True
+        except BadPattern:
+            continue
+    return False
+
+
 def _key(ann: Annotation) -> str:
     return f"{ann.family}.{ann.target}"
 
@@ -153,7 +167,8 @@ def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
         return value if value != "" else _UNCHANGED
     if kind == "restricted":
         allowed = list(getattr(cfg.hypervisor, ann.allowlist))
-        if not path_in_globs(allowed, value):
+        if not (_pattern_allows(allowed, value) if cfg.assume_files
+                else path_in_globs(allowed, value)):
             raise _refuse(ann, ann.error.replace("{v}", value),
                           f"the value must be an existing path matched by {ann.allowlist} "
                           f"(now {allowed})")
@@ -300,11 +315,16 @@ def classify(annotations: Mapping[str, str], outcomes: dict[str, AnnotationOutco
             outcomes[name] = AnnotationOutcome(name, value, "passed", "not a Kata annotation")
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_GETTERS: dict[type, tuple[tuple[str, ...], Any]] = {}
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
-    names = _FIELD_NAMES.get(type(obj))
-    if names is None:
-        names = _FIELD_NAMES[type(obj)] = tuple(f.name for f in fields(obj))
-    return {name: getattr(obj, name) for name in names}
+    """A dataclass's fields as a dict (one attrgetter call: this runs once per pod)."""
+    entry = _GETTERS.get(type(obj))
+    if entry is None:
+        from operator import attrgetter
+
+        names = tuple(f.name for f in fields(obj))
+        entry = _GETTERS[type(obj)] = (names, attrgetter(*names))
+    names, getter = entry
+    return dict(zip(names, getter(obj)))

@@ -42,12 +42,13 @@ class HostFacts(Protocol):
 
 
 def load(path: str | None = None, *, host: HostFacts | None = None, mode: str = "cli",
-         strict: bool = True, fallback: bool = False) -> Config:
+         strict: bool = True, fallback: bool = False, assume_files: bool = False) -> Config:
     """Load and normalise a configuration file as kata-runtime (cli) or the shim v2 does.
 
     `path` None means the default paths; with `fallback` the embedded default configuration
     is used when none exists (noted in `diagnostics`). Raises KataError on a refusal when
-    `strict`; otherwise returns the configuration with `problems` filled.
+    `strict`; otherwise returns the configuration with `problems` filled. `assume_files`
+    treats every path the file names as present (a node's configuration read elsewhere).
     """
     from katacfg import discovery
 
@@ -70,7 +71,7 @@ def load(path: str | None = None, *, host: HostFacts | None = None, mode: str = 
         from katacfg.host import Host
 
         host = Host.real()
-    cfg = Loader(raw, host, mode).run()
+    cfg = Loader(raw, host, mode, assume_files=assume_files).run()
     if notes:
         cfg = _with(cfg, diagnostics=tuple(notes) + cfg.diagnostics)
     if strict and cfg.problems:
@@ -106,10 +107,12 @@ def _with(cfg: Config, **changes: Any) -> Config:
 class Loader:
     """One load: raw decoded values + host facts -> Config, collecting refusals in order."""
 
-    def __init__(self, raw: RawConfig, host: HostFacts, mode: str) -> None:
+    def __init__(self, raw: RawConfig, host: HostFacts, mode: str, *,
+                 assume_files: bool = False) -> None:
         self.raw = raw
         self.host = host
         self.mode = mode
+        self.assume_files = assume_files
         self.builtin = mode == "shimv2"
         self.problems: list[KataError] = list(raw.errors)
         self.diagnostics: list[Diagnostic] = list(raw.diagnostics)
@@ -140,6 +143,8 @@ class Loader:
         """Kata's ResolvePath; on failure record the refusal and keep the absolute path."""
         from katacfg.gocompat.fspath import GoPathError, abs_path, resolve_path
 
+        if self.assume_files:
+            return abs_path(value)
         try:
             return resolve_path(value)
         except GoPathError as exc:
@@ -183,7 +188,7 @@ class Loader:
         cfg = Config(
             path=raw.path, mode=self.mode, hypervisor_type=hv_type, hypervisor=hyp,
             agent=agent, runtime=runtime, factory=factory, proxy=proxy, shim=shim,
-            netmon=netmon, positions=raw.positions,
+            netmon=netmon, positions=raw.positions, assume_files=self.assume_files,
         )
         from katacfg import validate
 
@@ -480,11 +485,13 @@ def _kernel(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> No
                              ("hypervisor", kind, "kernel"))
 
 
-def _try_resolve(value: str, what: str) -> tuple[str, str | None]:
+def _try_resolve(ld: Loader, value: str, what: str) -> tuple[str, str | None]:
     from katacfg.gocompat.fspath import GoPathError, abs_path, resolve_path
 
     if not value:
         return "", f"{what} is not set"
+    if ld.assume_files:
+        return abs_path(value), None
     try:
         return resolve_path(value), None
     except GoPathError as exc:
@@ -493,8 +500,8 @@ def _try_resolve(value: str, what: str) -> tuple[str, str | None]:
 
 def _image_initrd(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> None:
     at = ("hypervisor", kind)
-    initrd, initrd_err = _try_resolve(raw.get("initrd", ""), "initrd")
-    image, image_err = _try_resolve(raw.get("image", ""), "image")
+    initrd, initrd_err = _try_resolve(ld, raw.get("initrd", ""), "initrd")
+    image, image_err = _try_resolve(ld, raw.get("image", ""), "image")
     v["initrd"] = "" if initrd_err else initrd
     v["image"] = "" if image_err else image
     if not initrd_err and not image_err:
@@ -535,6 +542,8 @@ def _firmware(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> 
 def _pflashes(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> None:
     from katacfg.gocompat.fspath import GoPathError, resolve_path
 
+    if ld.assume_files:
+        return
     for entry in raw.get("pflashes", ()):
         try:
             resolve_path(entry)

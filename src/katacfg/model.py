@@ -90,6 +90,7 @@ class Config:
     diagnostics: tuple[Diagnostic, ...] = ()
     annotations: tuple[AnnotationOutcome, ...] = ()
     positions: Mapping[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    assume_files: bool = False  # paths were assumed present, not checked on this machine
 
     @property
     def valid(self) -> bool:

@@ -53,6 +53,7 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
     try:
         ann.gate(cfg, annotations)
         values = ann.section_values(cfg)
+        before = {name: dict(section) for name, section in values.items()}
         ann.apply_overrides(cfg, values, annotations, host_cpus, outcomes)
         ann.apply_assets(values["hypervisor"], annotations, outcomes)
         if cfg.hypervisor_type in _ZERO_VALUE_CHECK:
@@ -60,10 +61,7 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
     except KataError as exc:
         raise exc.with_location(file=exc.file or cfg.path) from None
     ann.classify(annotations, outcomes)
-    return replace(
-        cfg, container_type=kind,
-        hypervisor=type(cfg.hypervisor)(**values["hypervisor"]),
-        runtime=type(cfg.runtime)(**values["runtime"]),
-        agent=type(cfg.agent)(**values["agent"]),
-        annotations=tuple(outcomes[name] for name in annotations),
-    )
+    changed = {name: type(getattr(cfg, name))(**section)
+               for name, section in values.items() if section != before[name]}
+    return replace(cfg, container_type=kind, annotations=tuple(outcomes[n] for n in annotations),
+                   **changed)

@@ -1,0 +1,323 @@
+"""katacfg explain: what each Kubernetes pod really gets from Kata through its CRI runtime.
+
+For every pod (and pod template) whose runtimeClassName selects Kata: which annotations the
+API server accepts, which the CRI layer (containerd's pod_annotations patterns, CRI-O's
+restricted keys) passes down or drops, which Kata applies, refuses or ignores, and the
+effective per-pod configuration as a difference from the node's default.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from katacfg import cri, manifests
+from katacfg.errors import Diagnostic, KataError
+from katacfg.loader import HostFacts, load
+from katacfg.model import AnnotationOutcome, Config
+from katacfg.options import KATA_PREFIX
+from katacfg.pipeline import overlay
+
+
+@dataclass
+class PodReport:
+    """The explanation of one pod (or pod template)."""
+
+    object: str  # "Deployment default/web"
+    location: str  # file:line
+    runtime_class: str | None
+    runtime: str = ""  # the CRI runtime handler and where it is defined
+    kata_config: str = ""
+    mode: str = ""
+    starts: bool = True
+    failure: str = ""  # why the pod would not start (reference text where Kata refuses)
+    failure_stage: str = ""  # api-server | cri | load | container_type | annotations | ...
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    outcomes: list[AnnotationOutcome] = field(default_factory=list)
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    fixed: PodReport | None = None  # the same pod with the annotations the user meant
+
+
+@dataclass
+class ExplainReport:
+    pods: list[PodReport] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (object, why not Kata)
+    errors: list[Diagnostic] = field(default_factory=list)  # objects that explain nothing
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors) or any(not p.starts for p in self.pods)
+
+
+class _Node:
+    """The node: its CRI configuration, and its Kata configuration loaded once per mode."""
+
+    def __init__(self, cri_config: cri.CRIConfig | None, kata_config: str | None,
+                 host: HostFacts, assume_files: bool) -> None:
+        self.cri = cri_config
+        self.kata_config = kata_config
+        self.host = host
+        self.assume_files = assume_files
+        self._loaded: dict[tuple[str | None, str], Config | KataError] = {}
+
+    def config(self, path: str | None, mode: str) -> Config | KataError:
+        key = (path, mode)
+        if key not in self._loaded:
+            try:
+                self._loaded[key] = load(path, host=self.host, mode=mode, fallback=path is None,
+                                         assume_files=self.assume_files)
+            except KataError as exc:
+                self._loaded[key] = exc
+        return self._loaded[key]
+
+
+def kata_mode(runtime: cri.RuntimeHandler | None) -> str:
+    """The front end that loads the configuration: the shim v2 or kata-runtime behind runc."""
+    if runtime is None:
+        return "shimv2"
+    kind = runtime.runtime_type.lower()
+    if "kata.v2" in kind or (runtime.manager == cri.CRIO and kind == "vm"):
+        return "shimv2"
+    return "cli"
+
+
+def explain(manifest: str, *, cri_config: cri.CRIConfig | None = None,
+            kata_config: str | None = None, runtime_class: str | None = None,
+            host: HostFacts, assume_files: bool = False) -> ExplainReport:
+    """Explain every Kata pod of a manifest file (or text)."""
+    report = ExplainReport()
+    objects = manifests.load_manifests(manifest)
+    handlers = manifests.runtime_class_handlers(objects)
+    node = _Node(cri_config, kata_config, host, assume_files)
+    if cri_config is None:
+        report.notes.append("no CRI configuration given: every pod annotation is assumed to "
+                            "reach Kata (as CRI-O passes them); give --containerd-config or "
+                            "--crio-config for the node's real filter")
+    for obj in objects:
+        if isinstance(obj, manifests.ManifestError):
+            report.errors.append(obj.as_diagnostic())
+            continue
+        if not obj.has_pod:
+            continue
+        why_not = _not_kata(obj, handlers, cri_config, runtime_class)
+        if why_not:
+            report.skipped.append((obj.display_name, why_not))
+            continue
+        report.pods.append(_explain_pod(obj, handlers, node, obj.annotations, with_fix=True))
+    for loaded in node._loaded.values():
+        if isinstance(loaded, KataError):
+            fix = ("give a copy of the node's configuration.toml with --kata-config"
+                   if loaded.code in ("KC002", "KC003") else
+                   "if it belongs to another machine, add --assume-node-files")
+            report.notes.append(f"the node's Kata configuration is refused here ({loaded.text}); "
+                                + fix)
+        elif any(d.code == "KC004" for d in loaded.diagnostics):
+            report.notes.append("no Kata configuration installed here and none given "
+                                "(--kata-config): using katacfg's embedded default "
+                                f"({loaded.path})")
+    return report
+
+
+def _not_kata(obj: manifests.ManifestObject, handlers: dict[str, str],
+              cfg: cri.CRIConfig | None, runtime_class: str | None) -> str:
+    name = obj.runtime_class_name
+    if runtime_class is not None:
+        return "" if name == runtime_class else f"runtimeClassName is {name or 'not set'}"
+    if cfg is None:
+        return "" if name and "kata" in name.lower() else (
+            f"runtimeClassName {name!r} does not name Kata" if name else "no runtimeClassName")
+    try:
+        runtime = cfg.runtime(manifests.handler_for(name, handlers), obj.annotations)
+    except cri.CRIConfigError:
+        # No such runtime: a Kata-looking class still counts, and fails in the CRI.
+        return "" if name and "kata" in name.lower() else f"runtime {name!r} is not configured"
+    return "" if runtime.is_kata else f"runtime {runtime.name!r} ({runtime.runtime_type}) is not Kata"
+
+
+def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: _Node,
+                 pod_annotations: dict[str, str], *, with_fix: bool) -> PodReport:
+    rep = PodReport(obj.display_name, obj.location(), obj.runtime_class_name)
+    if not obj.ok:
+        rep.starts = False
+        rep.failure_stage = "api-server"
+        rep.failure = "; ".join(d.message for d in obj.errors)
+        if with_fix and obj.suggested_annotations != obj.annotations:
+            fixed = _explain_pod(_without_errors(obj), handlers, node,
+                                 obj.suggested_annotations, with_fix=False)
+            rep.fixed = fixed
+        return rep
+    runtime = None
+    if node.cri is not None:
+        try:
+            runtime = node.cri.runtime(manifests.handler_for(obj.runtime_class_name, handlers),
+                                       pod_annotations)
+        except cri.CRIConfigError as exc:
+            rep.starts, rep.failure_stage, rep.failure = False, "cri", str(exc)
+            return rep
+        rep.runtime = f"{runtime.manager} runtime {runtime.name!r} ({runtime.location()})"
+        sandbox = cri.sandbox_annotations(pod_annotations, runtime, name=obj.name or "",
+                                          namespace=obj.namespace or "default",
+                                          labels=obj.labels)
+        annotations = sandbox.annotations
+        rep.dropped = [(d.key, d.reason) for d in sandbox.dropped]
+    else:
+        annotations = {**pod_annotations, cri.CRIO_CONTAINER_TYPE: "sandbox"}
+    rep.mode = kata_mode(runtime)
+    path = node.kata_config or (runtime.config_path if runtime else None)
+    if rep.mode == "shimv2" and annotations.get("io.katacontainers.config_path"):
+        path = annotations["io.katacontainers.config_path"]
+        rep.notes.append(f"the pod chooses its Kata configuration file: {path} "
+                         "(io.katacontainers.config_path is not gated)")
+    base = node.config(path, rep.mode)
+    if isinstance(base, KataError):
+        rep.starts, rep.failure_stage, rep.failure = False, base.stage, base.text
+        rep.kata_config = base.file or (path or "")
+        return rep
+    rep.kata_config = base.path
+    try:
+        cfg = overlay(base, annotations, host_cpus=node.host.cpus)
+    except KataError as exc:
+        rep.starts, rep.failure_stage, rep.failure = False, exc.stage, exc.text
+        rep.outcomes = _refused_outcome(exc, annotations)
+        return rep
+    rep.outcomes = [o for o in cfg.annotations if o.name.startswith(KATA_PREFIX)]
+    rep.changes = diff(base, cfg)
+    return rep
+
+
+def _without_errors(obj: manifests.ManifestObject) -> manifests.ManifestObject:
+    from dataclasses import replace
+
+    return replace(obj, errors=(), annotations=dict(obj.suggested_annotations))
+
+
+def _refused_outcome(exc: KataError, annotations: dict[str, str]) -> list[AnnotationOutcome]:
+    name = exc.key or ""
+    if name in annotations:
+        return [AnnotationOutcome(name, annotations[name], "refused", exc.text)]
+    return []
+
+
+_SECTIONS = ("hypervisor", "agent", "runtime", "factory", "proxy", "shim", "netmon")
+_GETTERS: dict[type, tuple[tuple[str, ...], Any]] = {}
+
+
+def diff(base: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
+    """(section.key, node default, this pod's value) for every value that differs."""
+    out = []
+    if base.container_type != cfg.container_type:
+        out.append(("container_type", base.container_type, cfg.container_type))
+    for section in _SECTIONS:
+        old, new = getattr(base, section), getattr(cfg, section)
+        if old is new:
+            continue  # the overlay builds new objects only for the sections it changes
+        names, getter = _getter(type(new))
+        for name, a, b in zip(names, getter(old), getter(new)):
+            if a != b:
+                out.append((f"{section}.{name}", _jsonable(a), _jsonable(b)))
+    return out
+
+
+def _getter(cls: type) -> tuple[tuple[str, ...], Any]:
+    entry = _GETTERS.get(cls)
+    if entry is None:
+        from dataclasses import fields
+        from operator import attrgetter
+
+        names = tuple(f.name for f in fields(cls) if f.name != "configured")
+        entry = _GETTERS[cls] = (names, attrgetter(*names))
+    return entry
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+def render_text(report: ExplainReport) -> str:
+    lines: list[str] = []
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    for d in report.errors:
+        lines.append(f"error: {d.render()}")
+    for pod in report.pods:
+        lines.append("")
+        lines += _pod_lines(pod)
+    if report.skipped:
+        lines.append("")
+        lines.append(f"not Kata ({len(report.skipped)}):")
+        for name, why in report.skipped:
+            lines.append(f"  {name}: {why}")
+    failing = sum(not p.starts for p in report.pods)
+    lines.append("")
+    lines.append(f"{len(report.pods)} Kata pod(s): {len(report.pods) - failing} would start, "
+                 f"{failing} would not; {len(report.errors)} object(s) could not be read")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _fmt(value: Any) -> str:
+    return repr(_jsonable(value))
+
+
+def _pod_lines(pod: PodReport, indent: str = "") -> list[str]:
+    verdict = "starts" if pod.starts else f"FAILS ({pod.failure_stage}): {pod.failure}"
+    lines = [f"{indent}{pod.object}  [{pod.location}]  runtimeClassName: "
+             f"{pod.runtime_class or '-'}"]
+    if pod.runtime:
+        lines.append(f"{indent}  via {pod.runtime}, Kata {pod.mode}: {pod.kata_config}")
+    elif pod.kata_config:
+        lines.append(f"{indent}  Kata {pod.mode}: {pod.kata_config}")
+    for note in pod.notes:
+        lines.append(f"{indent}  warning: {note}")
+    for o in pod.outcomes:
+        if o.status == "applied" and o.key:
+            lines.append(f"{indent}  applied  {o.name}: {_fmt(o.old)} -> {_fmt(o.new)}")
+        else:
+            lines.append(f"{indent}  {o.status:8} {o.name}: {o.reason}")
+    for key, reason in pod.dropped:
+        lines.append(f"{indent}  dropped  {key}: {reason}")
+    if pod.changes:
+        lines.append(f"{indent}  effective configuration (differences from the node default):")
+        for key, old, new in pod.changes:
+            lines.append(f"{indent}    {key}: {_fmt(old)} -> {_fmt(new)}")
+    elif pod.starts:
+        lines.append(f"{indent}  effective configuration: the node default")
+    lines.append(f"{indent}  verdict: {verdict}")
+    if pod.fixed is not None:
+        lines.append(f"{indent}  with the annotations quoted as strings, it would get:")
+        lines += _pod_lines(pod.fixed, indent + "    ")[1:]
+    return lines
+
+
+def as_json(report: ExplainReport) -> dict[str, Any]:
+    def pod(p: PodReport) -> dict[str, Any]:
+        return {
+            "object": p.object, "location": p.location, "runtime_class": p.runtime_class,
+            "runtime": p.runtime, "kata_config": p.kata_config, "mode": p.mode,
+            "starts": p.starts, "failure": p.failure, "failure_stage": p.failure_stage,
+            "annotations": [{"name": o.name, "value": o.value, "status": o.status,
+                             "reason": o.reason, "key": o.key, "old": _jsonable(o.old),
+                             "new": _jsonable(o.new)} for o in p.outcomes],
+            "dropped": [{"name": k, "reason": r} for k, r in p.dropped],
+            "changes": [{"key": k, "node": _jsonable(a), "pod": _jsonable(b)}
+                        for k, a, b in p.changes],
+            "notes": p.notes,
+            "fixed": pod(p.fixed) if p.fixed else None,
+        }
+
+    return {
+        "pods": [pod(p) for p in report.pods],
+        "skipped": [{"object": o, "reason": r} for o, r in report.skipped],
+        "errors": [{"message": d.message, "file": d.file, "line": d.line, "hint": d.hint}
+                   for d in report.errors],
+        "notes": report.notes,
+        "failed": report.failed,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        from katacfg.model import serialize_kernel_params
+
+        if value and isinstance(value[0], tuple):
+            return serialize_kernel_params(value)
+        return list(value)
+    return value
