@@ -1,0 +1,210 @@
+"""`katacfg kata-env`: kata-runtime's environment report for this host and configuration.
+
+Start-up matters here: the `--version` probes are started from a quick scan of the
+configuration file before the loader is even imported, so the binaries run while Python
+loads and checks the configuration; only the modules the report needs are imported.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_HYPERVISOR_TABLES = ("hypervisor.qemu", "hypervisor.firecracker", "hypervisor.acrn",
+                      "hypervisor.clh")
+_COMPONENT_TABLES = ("proxy.kata", "shim.kata", "netmon")
+# katacfg.options.components.DEFAULT_NETMON_PATH, not imported: that pulls in dataclasses
+DEFAULT_NETMON_PATH = "/usr/libexec/kata-containers/kata-netmon"
+
+
+def configure(parser: Any) -> None:
+    parser.add_argument("--json", action="store_true", help="Format output as JSON")
+    parser.add_argument("--format-version", choices=("1.0.24", "1.0.23"), default="1.0.24",
+                        help="report layout: 1.0.24 (kata-runtime 1.13, default) or 1.0.23 "
+                             "(kata-runtime 1.7.2)")
+    parser.add_argument("--probe-timeout", type=_seconds, default=2.0, metavar="SECONDS",
+                        help="how long each `<binary> --version` may take (default 2)")
+    parser.add_argument("--host-root", metavar="DIR",
+                        help="read the host facts from a recorded host tree (proc/, sys/, etc/, "
+                             "dev/, katacfg-host.json) instead of this machine")
+    parser.add_argument("--reference-errors", action="store_true",
+                        help="fail where kata-runtime kata-env fails: its one-line error on "
+                             "stderr, exit 1, nothing on stdout")
+
+
+def _seconds(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("must be between 0 and 600 seconds")
+    return value
+
+
+def guess_config_file(kata_config: str | None) -> str | None:
+    """The file the loader will most likely read (no resolution rules, no errors)."""
+    if kata_config:
+        return kata_config
+    from katacfg.discovery import DEFAULT_CONFIG_PATHS, embedded_default_path
+
+    for candidate in (*DEFAULT_CONFIG_PATHS, embedded_default_path()):
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def guess_component_paths(text: str) -> list[str]:
+    """Binaries a configuration names for the hypervisor, proxy, shim and netmon.
+
+    A line scan, not a TOML parse: good enough to start the probes early. The real paths
+    come from the loader afterwards; a wrong guess only costs one extra `--version` run.
+    """
+    table = ""
+    found: dict[str, str] = {}
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if line.startswith("["):
+            table = line.split("#", 1)[0].strip().strip("[]").strip()
+            continue
+        if not line.startswith("path") or table not in _HYPERVISOR_TABLES + _COMPONENT_TABLES:
+            continue
+        key, sep, value = line.partition("=")
+        value = value.strip()
+        if key.strip() != "path" or not sep or not value.startswith('"'):
+            continue
+        end = value.find('"', 1)
+        if end > 1 and "\\" not in value[:end]:
+            found.setdefault(table, value[1:end])
+    found.setdefault("netmon", DEFAULT_NETMON_PATH)
+    paths = []
+    for p in found.values():
+        try:
+            paths.append(os.path.realpath(p))  # Go runs the resolved path
+        except (OSError, ValueError):
+            continue
+    return paths
+
+
+def _runtime_path() -> str:
+    """Go os.Executable() for us: the katacfg program that is running."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if not argv0 or argv0 == "-c":
+        return ""
+    if os.path.basename(argv0) == "__main__.py":
+        return os.path.realpath(sys.executable)
+    try:
+        path = os.path.realpath(argv0)
+    except (OSError, ValueError):
+        return ""
+    return path if os.path.isfile(path) else ""
+
+
+def _start_probes(args: Any, probes: Any) -> None:
+    path = guess_config_file(getattr(args, "kata_config", None))
+    if not path:
+        return
+    try:
+        with open(path, "rb") as f:
+            text = f.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return
+    for binary in guess_component_paths(text):
+        probes.start(binary)
+
+
+def run(args: Any) -> int:
+    from katacfg.reports.versions import Probes
+
+    probes = Probes(args.probe_timeout)
+    try:
+        _start_probes(args, probes)
+        from katacfg.commands.common import load_from_args
+
+        host = host_from_root(args)
+        config = load_from_args(args, mode="cli", strict=False, host=host)
+        from katacfg.reports.kata_env import build_report
+
+        report = build_report(config, host, probes, format_version=args.format_version,
+                              runtime_path=_runtime_path())
+    finally:
+        probes.cancel()
+    return emit(report, config, host, args)
+
+
+def emit(report: Any, config: Any, host: Any, args: Any) -> int:
+    """Write the report and say what is wrong; the exit code is the configuration's verdict."""
+    err = sys.stderr
+    if args.reference_errors and report.reference_error is not None:
+        err.write(report.reference_error + "\n")
+        return 1
+    text = report.json() if args.json else report.toml()
+    out = sys.stdout
+    out.flush()
+    out.buffer.write(text.encode("utf-8", "surrogateescape"))
+    out.buffer.flush()
+
+    lines = []
+    # a binary the loader already reported missing needs no second line about its version
+    from katacfg.reports.kata_env import component_paths
+
+    missing = [(role, path) for role, path in component_paths(config).items()
+               if any(p.source == "host" and f"file {path} does not exist" in p.text
+                      for p in report.problems)]
+    problems_by_text = {p.text: p for p in config.problems}
+    for p in report.problems:
+        if p.source == "config" and p.fatal:
+            kerr = problems_by_text.get(p.text)
+            lines.append(kerr.one_line().replace("katacfg: ", "katacfg: error: ", 1)
+                         if kerr is not None else f"katacfg: error: {p.line()}")
+        elif p.source == "host" and p.fatal:
+            kerr = problems_by_text.get(p.text)
+            where = f"{kerr.file}:{kerr.line}: " if kerr is not None and kerr.line else ""
+            text = p.line().removeprefix(f"{config.path}: ")
+            lines.append(f"katacfg: missing on this host: {where}{text}")
+        elif not any(p.text.startswith(f"{role} version unknown: `{path} ")
+                     for role, path in missing):
+            lines.append(f"katacfg: warning: {p.line()}")
+    if not report.data["Host"]["VMContainerCapable"]:
+        lines.extend(_capability_lines(host, config.hypervisor_type))
+    if report.reference_error is not None:
+        lines.append(f"katacfg: note: kata-runtime kata-env would print only this error: "
+                     f"{report.reference_error}")
+    if lines:
+        err.write("\n".join(lines) + "\n")
+    return 0 if report.config_valid else 1
+
+
+def _capability_lines(host: Any, hypervisor_type: str) -> list[str]:
+    from katacfg.reports.kata_check import check_host
+
+    check = check_host(host, hypervisor_type, extras=True)
+    why = ", ".join(check.failed) if check.failed else check.error
+    lines = [f"katacfg: VMContainerCapable = false: kata-runtime 1.x requires {why}"
+             if check.failed else f"katacfg: VMContainerCapable = false: {why}"]
+    lines.extend(f"katacfg: note: {n}" for n in check.notes)
+    lines.append("katacfg: note: `katacfg kata-check --verbose` shows every check")
+    return lines
+
+
+def host_from_root(args: Any) -> Any:
+    """This machine, or the recorded host named by --host-root."""
+    from katacfg.errors import KataError
+    from katacfg.host import Host
+
+    root = getattr(args, "host_root", None)
+    if not root:
+        return Host.real()
+    if not os.path.isdir(root):
+        raise KataError(f"--host-root {root}: not a directory", code="KC006",
+                        hint="give a recorded host tree such as tests/data/hosts/intel-vmx")
+    try:
+        return Host.from_root(root)
+    except (OSError, ValueError) as exc:
+        raise KataError(f"--host-root {root}: cannot read katacfg-host.json: {exc}",
+                        code="KC006") from None
