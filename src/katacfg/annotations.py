@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import fields
-from typing import Any
 
 from katacfg.errors import KataError
 from katacfg.gocompat import strconv
@@ -23,6 +21,12 @@ from katacfg.options import globals as g
 from katacfg.options import hypervisor as hv
 from katacfg.options.runtime import NETWORK_MODELS
 from katacfg.registry import ANNOTATIONS_BY_NAME
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    Values = dict[str, dict[str, Any]]  # "hypervisor" | "runtime" | "agent" -> field -> value
 
 _SECTION_OF = {"hypervisor": "hypervisor", "runtime": "runtime", "agent": "agent"}
 
@@ -44,9 +48,6 @@ def gate(cfg: Config, annotations: Mapping[str, str]) -> None:
                     hint="add a regular expression matching "
                          f"{name[len(HYPERVISOR_PREFIX):]!r} to enable_annotations",
                     code="KC200")
-
-
-Values = dict[str, dict[str, Any]]  # "hypervisor" | "runtime" | "agent" -> field -> value
 
 
 def section_values(cfg: Config) -> Values:
@@ -315,16 +316,5 @@ def classify(annotations: Mapping[str, str], outcomes: dict[str, AnnotationOutco
             outcomes[name] = AnnotationOutcome(name, value, "passed", "not a Kata annotation")
 
 
-_GETTERS: dict[type, tuple[tuple[str, ...], Any]] = {}
-
-
 def _as_dict(obj: Any) -> dict[str, Any]:
-    """A dataclass's fields as a dict (one attrgetter call: this runs once per pod)."""
-    entry = _GETTERS.get(type(obj))
-    if entry is None:
-        from operator import attrgetter
-
-        names = tuple(f.name for f in fields(obj))
-        entry = _GETTERS[type(obj)] = (names, attrgetter(*names))
-    names, getter = entry
-    return dict(zip(names, getter(obj)))
+    return obj.as_dict()

@@ -7,13 +7,15 @@ reported here as diagnostics with their line and the nearest valid name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
 
 from katacfg import gotoml
 from katacfg.errors import Diagnostic, KataError
 from katacfg.options import Option
 from katacfg.registry import GO_STRUCT_NAMES, MAP_SECTIONS, OPTIONS, SECTIONS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _INT32 = (-(2**31), 2**31 - 1)
 _UINT32 = (0, 2**32 - 1)
@@ -27,17 +29,17 @@ _ALLOWED = {"string": "a string", "bool": "true or false", "int32": "an integer"
 Pos = tuple[int, int]
 
 
-@dataclass
 class RawConfig:
     """Decoded values keyed by canonical option key, with the source position of each."""
 
-    path: str
-    tables: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
-    structs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # ("hypervisor", "qemu", "kernel") / ("runtime", "enable_debug") / ("hypervisor", "qemu")
-    positions: dict[tuple[str, ...], Pos] = field(default_factory=dict)
-    errors: list[KataError] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tables: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self.structs: dict[str, dict[str, Any]] = {}
+        # ("hypervisor", "qemu", "kernel") / ("runtime", "enable_debug") / ("hypervisor", "qemu")
+        self.positions: dict[tuple[str, ...], Pos] = {}
+        self.errors: list[KataError] = []
+        self.diagnostics: list[Diagnostic] = []
 
 
 def go_equal_fold(a: str, b: str) -> bool:

@@ -1,14 +1,13 @@
 """Problems as values: reference refusals (KataError) and diagnostics (Diagnostic)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from katacfg.records import Record
 
 # Stages of the pipeline, in order (CONTRACT.md section 3).
 STAGES = ("load", "container_type", "annotations", "assets", "hypervisor")
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(Record):
     """One finding about a configuration or a pod: where, how bad, and what to do."""
 
     severity: str  # "error" | "warning" | "note"

@@ -14,11 +14,24 @@ cli/kata-check*.go, virtcontainers/hypervisor.go (RunningOnVMM).
 from __future__ import annotations
 
 import os
-from typing import Any, Generic, TypeVar
 
-from katacfg.reports.versions import Record
+from katacfg.gocompat.strings import fields, trim_space
+from katacfg.records import Record
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing costs milliseconds of start-up
+if TYPE_CHECKING:
+    from typing import Any, Generic, TypeVar
+
+    T = TypeVar("T")
+
+    class _Generic(Generic[T]):
+        pass
+else:
+    T = None
+
+    class _Generic:
+        def __class_getitem__(cls, item):  # Fact[str] at run time is Fact
+            return cls
 
 UNKNOWN = "<<unknown>>"
 PROC_CPUINFO = "/proc/cpuinfo"
@@ -47,18 +60,11 @@ CPU_FLAGS_TAG = {"arm64": "Features"}  # everything else: "flags"
 CPU_VENDOR_FIELD = {"arm64": "CPU implementer", "ppc64le": ""}  # else "vendor_id"
 CPU_MODEL_FIELD = {"arm64": "CPU architecture", "ppc64le": "model", "s390x": "machine"}
 
-_GO_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-             "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-_TO_SPACE = {ord(c): " " for c in _GO_SPACE}
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _trim(s: str) -> str:
-    return s.strip(_GO_SPACE)
-
-
-def _fields(s: str) -> list[str]:
-    return s.translate(_TO_SPACE).split()
+_trim = trim_space
+_fields = fields
 
 
 def errno_text(err: OSError | int) -> str:
@@ -91,13 +97,11 @@ def find_word(haystack: str, needle: str) -> bool:
     return False
 
 
-class Fact(Record, Generic[T]):
+class Fact(Record, _Generic[T]):
     """A value read from the host, or why it could not be read (Go's error text)."""
 
-    __slots__ = ("value", "error")
-    _defaults = {"error": None}
     value: T | None
-    error: str | None
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -107,7 +111,6 @@ class Fact(Record, Generic[T]):
 class KvmProbe(Record):
     """What a runtime meets when it opens /dev/kvm and creates a VM (kata-check create test)."""
 
-    __slots__ = ("open_error", "api_version", "api_error", "create_error")
     open_error: str | None  # Go text of the open(2) failure
     api_version: int | None  # KVM_GET_API_VERSION result
     api_error: str | None

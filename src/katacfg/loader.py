@@ -8,9 +8,6 @@ and lint can show every problem at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import fields
-from typing import Any, Protocol
 
 from katacfg.decode import RawConfig, decode
 from katacfg.errors import Diagnostic, KataError
@@ -24,21 +21,27 @@ from katacfg.options.components import FactoryConfig, NetmonConfig, ProxyConfig,
 from katacfg.options.hypervisor import HypervisorConfig
 from katacfg.options.runtime import NETWORK_MODELS, RuntimeConfig
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, Protocol
+
+    class HostFacts(Protocol):
+        """What loading needs to know about the host (see katacfg.host.Host)."""
+
+        @property
+        def cpus(self) -> int: ...
+
+        @property
+        def vhost_vsock(self) -> bool: ...
+
+    Step = Callable[["Loader", str, dict[str, Any], dict[str, Any]], None]
+
 MODES = ("cli", "shimv2")
 _HV_OPTIONS = [o for o in HypervisorConfig.OPTIONS if o.toml]  # type: ignore[attr-defined]
-_HV_ZERO = {f.name: f.default for f in fields(HypervisorConfig)}
+_HV_ZERO = dict(HypervisorConfig.DEFAULTS)
 _GO_ZERO = {"string": "", "bool": False, "int32": 0, "uint32": 0, "uint": 0, "[]string": ()}
 _TOML_ZERO = {o.key: _GO_ZERO[o.gotype] for o in _HV_OPTIONS}  # what Go holds for absent keys
-
-
-class HostFacts(Protocol):
-    """What loading needs to know about the host (see katacfg.host.Host)."""
-
-    @property
-    def cpus(self) -> int: ...
-
-    @property
-    def vhost_vsock(self) -> bool: ...
 
 
 def load(path: str | None = None, *, host: HostFacts | None = None, mode: str = "cli",
@@ -99,9 +102,7 @@ def read_config(path: str) -> str:
 
 
 def _with(cfg: Config, **changes: Any) -> Config:
-    from dataclasses import replace
-
-    return replace(cfg, **changes)
+    return cfg.replace(**changes)
 
 
 class Loader:
@@ -327,8 +328,6 @@ class Loader:
 
     # -- kernel parameters (spec 5) ---------------------------------------------------------
     def kernel_params(self, hyp: HypervisorConfig, agent: AgentConfig) -> HypervisorConfig:
-        from dataclasses import replace
-
         params: list[tuple[str, str]] = []
         if hyp.image:
             params += SYSTEMD_PARAMS
@@ -342,7 +341,7 @@ class Loader:
                           code="KC031", hint=f"`={value}` has no name before '='")
                 continue
             params.append((key, value))
-        return replace(hyp, kernel_params=tuple(params))
+        return hyp.replace(kernel_params=tuple(params))
 
     def agent_params(self, agent: AgentConfig) -> list[tuple[str, str]]:
         mode, kind = agent.trace_mode, agent.trace_type
@@ -460,9 +459,6 @@ FORCED: dict[str, dict[str, Any]] = {
 
 
 # -- per-hypervisor steps that can refuse, in the reference's order (spec 4.5) -------------
-
-Step = Callable[[Loader, str, dict[str, Any], dict[str, Any]], None]
-
 
 def _path(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> None:
     v["path"] = ld.resolve(raw.get("path") or hv.DEFAULT_HYPERVISOR_PATH,

@@ -1,15 +1,15 @@
 """The effective configuration: frozen, typed values the pipeline produces and reports read."""
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from katacfg.errors import Diagnostic, KataError
+from katacfg.gocompat.strings import fields
 from katacfg.options.agent import AgentConfig
 from katacfg.options.components import FactoryConfig, NetmonConfig, ProxyConfig, ShimConfig
 from katacfg.options.hypervisor import HypervisorConfig
 from katacfg.options.runtime import RuntimeConfig
+from katacfg.records import Record
 
 KernelParam = tuple[str, str]
 
@@ -20,19 +20,10 @@ __all__ = [
 ]
 
 
-# Go unicode.IsSpace: the White_Space property (Python's str.split also splits on \x1c-\x1f).
-_GO_SPACE = re.compile("[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-
-
-def go_fields(text: str) -> list[str]:
-    """Go strings.Fields: the words between runs of Unicode white space."""
-    return [w for w in _GO_SPACE.split(text) if w]
-
-
 def deserialize_kernel_params(text: str) -> tuple[KernelParam, ...]:
     """Go DeserializeParams(strings.Fields(text)): split on white space, then at the first '='."""
     out = []
-    for word in go_fields(text):
+    for word in fields(text):
         key, _, value = word.partition("=")
         out.append((key, value))
     return tuple(out)
@@ -53,8 +44,7 @@ def serialize_kernel_params(params: Iterable[KernelParam]) -> str:
     return " ".join(words)
 
 
-@dataclass(frozen=True, slots=True)
-class AnnotationOutcome:
+class AnnotationOutcome(Record):
     """What happened to one pod annotation: applied, refused or ignored, and why."""
 
     name: str
@@ -66,8 +56,7 @@ class AnnotationOutcome:
     new: object = None
 
 
-@dataclass(frozen=True, slots=True)
-class Config:
+class Config(Record):
     """A loaded (and, after resolve, per-pod) Kata 1.x configuration.
 
     `problems` holds the refusals met when loading with strict=False, in the order the
@@ -89,7 +78,7 @@ class Config:
     problems: tuple[KataError, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
     annotations: tuple[AnnotationOutcome, ...] = ()
-    positions: Mapping[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
+    positions: Mapping[tuple[str, ...], tuple[int, int]] = {}  # shared, never mutated
     assume_files: bool = False  # paths were assumed present, not checked on this machine
 
     @property

@@ -5,12 +5,15 @@ the run with a KataError naming it.
 """
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from katacfg.loader import HostFacts
+
 from collections.abc import Mapping
-from dataclasses import replace
 
 from katacfg.cri import POD_CONTAINER, container_type
 from katacfg.errors import KataError
-from katacfg.loader import HostFacts, load
+from katacfg.loader import load
 from katacfg.model import AnnotationOutcome, Config
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
 
@@ -49,7 +52,7 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
         for name, value in annotations.items():
             outcomes[name] = AnnotationOutcome(name, value, "ignored",
                                                "pod containers take the sandbox's configuration")
-        return replace(cfg, container_type=kind, annotations=tuple(outcomes.values()))
+        return cfg.replace(container_type=kind, annotations=tuple(outcomes.values()))
     try:
         ann.gate(cfg, annotations)
         values = ann.section_values(cfg)
@@ -63,5 +66,5 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
     ann.classify(annotations, outcomes)
     changed = {name: type(getattr(cfg, name))(**section)
                for name, section in values.items() if section != before[name]}
-    return replace(cfg, container_type=kind, annotations=tuple(outcomes[n] for n in annotations),
-                   **changed)
+    return cfg.replace(container_type=kind, annotations=tuple(outcomes[n] for n in annotations),
+                       **changed)

@@ -1,8 +1,9 @@
 """Plain-data views of a Config: the resolve JSON of CONTRACT.md section 4."""
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from katacfg.model import Config, serialize_kernel_params
 
@@ -11,15 +12,14 @@ _HIDDEN = {"configured"}  # bookkeeping fields that are not part of the contract
 
 def _plain(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in fields(obj):
-        if f.name in _HIDDEN:
+    for name, value in obj.as_dict().items():
+        if name in _HIDDEN:
             continue
-        value = getattr(obj, f.name)
-        if f.name == "kernel_params":
+        if name == "kernel_params":
             value = serialize_kernel_params(value)
         elif isinstance(value, tuple):
             value = list(value)
-        out[f.name] = value
+        out[name] = value
     return out
 
 

@@ -28,7 +28,9 @@ Residual differences (not reproduced):
 from __future__ import annotations
 
 import functools
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from .strconv import decode_rune, go_bytes
 

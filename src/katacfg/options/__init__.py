@@ -1,18 +1,20 @@
 """The option registry: every configuration key and annotation of Kata 1.x, written once.
 
-Each section of the configuration is a frozen dataclass whose fields carry an `Option` in
-their metadata (Go type, default, which hypervisors read it, one-line doc, annotation).
+Each section of the configuration is an immutable record (katacfg.records) whose fields
+carry an `Option` in their metadata (Go type, default, which hypervisors read it, one-line doc, annotation).
 Decoding, defaults, the annotation overlay, lint, the reports and the embedded
 configuration's comments all read these fields; no other module lists keys.
 
-A dataclass built with no arguments holds Go's zero values, which is exactly what the
+A section built with no arguments holds Go's zero values, which is exactly what the
 reference holds for a section it never filled.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any
+from katacfg.records import Record, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Prefixes of the io.katacontainers.* annotation families.
 KATA_PREFIX = "io.katacontainers."
@@ -25,8 +27,7 @@ HYPERVISOR_TYPES = ("qemu", "firecracker", "acrn", "clh")
 _LETTER = {"Q": "qemu", "F": "firecracker", "A": "acrn", "C": "clh"}
 
 
-@dataclass(frozen=True, slots=True)
-class Annotation:
+class Annotation(Record):
     """How an io.katacontainers.* annotation sets an option (spec/annotations.md 5)."""
 
     suffix: str  # name after the family prefix
@@ -46,8 +47,7 @@ class Annotation:
     name: str = ""  # full annotation name, filled from family and suffix
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(Record):
     """One configuration key: its Go type, default and meaning."""
 
     gotype: str  # string | bool | int32 | uint32 | uint | []string
@@ -64,12 +64,12 @@ class Option:
 
 
 def opt(gotype: str, default: Any, doc: str, *, zero: Any = None, **kw: Any) -> Any:
-    """A dataclass field carrying an Option; its dataclass default is Go's zero value."""
+    """A record field carrying an Option; its default is Go's zero value."""
     if zero is None:
         zero = {"string": "", "bool": False, "int32": 0, "uint32": 0, "uint": 0,
                 "[]string": ()}.get(gotype, None)
     option = Option(gotype, default, doc, **kw)
-    return dataclasses.field(default=zero, metadata={"option": option})
+    return field(zero, metadata={"option": option})
 
 
 def section(name: str):  # type: ignore[no-untyped-def]
@@ -77,18 +77,17 @@ def section(name: str):  # type: ignore[no-untyped-def]
 
     def bind(cls):  # type: ignore[no-untyped-def]
         options: list[Option] = []
-        for f in dataclasses.fields(cls):
-            o = f.metadata.get("option")
+        for key in cls.FIELDS:
+            o = cls.METADATA[key].get("option")
             if o is None:
                 continue
-            object.__setattr__(o, "key", f.name)
-            object.__setattr__(o, "section", name)
-            if o.annotation is not None:
-                object.__setattr__(o.annotation, "target", f.name)
-                family = o.annotation.family or name
-                object.__setattr__(o.annotation, "family", family)
-                object.__setattr__(o.annotation, "gated", family == "hypervisor")
-                object.__setattr__(o.annotation, "name", PREFIXES[family] + o.annotation.suffix)
+            ann = o.annotation
+            if ann is not None:
+                family = ann.family or name
+                ann = ann.replace(target=key, family=family, gated=family == "hypervisor",
+                                  name=PREFIXES[family] + ann.suffix)
+            o = o.replace(key=key, section=name, annotation=ann)
+            cls.METADATA[key]["option"] = o
             options.append(o)
         cls.OPTIONS = tuple(options)
         cls.SECTION = name

@@ -1,10 +1,9 @@
 """[agent.kata] keys (spec/config-keys.md section 8) and agent annotations (5.8)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from katacfg.options import Annotation as A
 from katacfg.options import opt, section
+from katacfg.records import Record
 
 AGENT_TYPE = "kata"
 KERNEL_MODULES_SEPARATOR = ";"
@@ -13,8 +12,7 @@ TRACE_TYPES = ("isolated", "collated")
 
 
 @section("agent")
-@dataclass(frozen=True, slots=True)
-class AgentConfig:
+class AgentConfig(Record):
     """The loaded agent configuration (Go KataAgentConfig)."""
 
     type: str = opt("string", AGENT_TYPE, "agent type; always kata", toml=False,

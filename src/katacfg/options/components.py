@@ -1,9 +1,8 @@
 """[factory], [proxy.kata], [shim.kata] and [netmon] (spec/config-keys.md 7, 9, 10, 11)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from katacfg.options import opt, section
+from katacfg.records import Record
 
 DEFAULT_PROXY_PATH = "/usr/libexec/kata-containers/kata-proxy"
 DEFAULT_SHIM_PATH = "/usr/libexec/kata-containers/kata-shim"
@@ -17,8 +16,7 @@ COMPONENT_TABLE = "kata"  # the only [proxy.*], [shim.*], [agent.*] name the CLI
 
 
 @section("factory")
-@dataclass(frozen=True, slots=True)
-class FactoryConfig:
+class FactoryConfig(Record):
     """VM factory: templating and VM cache."""
 
     enable_template: bool = opt("bool", False, "create VMs from a template (needs an initrd)")
@@ -28,8 +26,7 @@ class FactoryConfig:
 
 
 @section("proxy")
-@dataclass(frozen=True, slots=True)
-class ProxyConfig:
+class ProxyConfig(Record):
     """The proxy between shim and agent (none when vsock is used)."""
 
     type: str = opt("string", KATA_PROXY, "kataProxy, noProxy or kataBuiltInProxy", toml=False,
@@ -39,8 +36,7 @@ class ProxyConfig:
 
 
 @section("shim")
-@dataclass(frozen=True, slots=True)
-class ShimConfig:
+class ShimConfig(Record):
     """The shim; `configured` is False when Go holds no shim configuration at all."""
 
     type: str = opt("string", KATA_SHIM, "kataShim or kataBuiltInShim", toml=False,
@@ -52,8 +48,7 @@ class ShimConfig:
 
 
 @section("netmon")
-@dataclass(frozen=True, slots=True)
-class NetmonConfig:
+class NetmonConfig(Record):
     """The network monitor."""
 
     path: str = opt("string", DEFAULT_NETMON_PATH, "kata-netmon binary; not checked")

@@ -1,10 +1,9 @@
 """[hypervisor.<type>] keys (spec/config-keys.md section 4) and their annotations (5.1-5.6)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from katacfg.options import Annotation as A
 from katacfg.options import opt, section
+from katacfg.records import Record
 
 # Built-in defaults of pkg/katautils/config-settings.go.in (stock amd64 build).
 DEFAULT_HYPERVISOR_PATH = "/usr/bin/qemu-lite-system-x86_64"
@@ -35,8 +34,7 @@ def _bool(suffix: str, order: int, name: str | None = None) -> A:
 
 
 @section("hypervisor")
-@dataclass(frozen=True, slots=True)
-class HypervisorConfig:
+class HypervisorConfig(Record):
     """The loaded hypervisor configuration; field names are the TOML keys."""
 
     path: str = opt(

@@ -1,10 +1,9 @@
 """[runtime] keys (spec/config-keys.md section 12) and runtime annotations (5.7)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from katacfg.options import Annotation as A
 from katacfg.options import opt, section
+from katacfg.records import Record
 
 # internetworking_model values: "default" resolves to tcfilter; "bridged" was removed in 1.x.
 NETWORK_MODELS = {"default": "tcfilter", "macvtap": "macvtap", "tcfilter": "tcfilter",
@@ -16,8 +15,7 @@ _BOOL = "Error parsing annotation for {}: Please specify boolean value 'true|fal
 
 
 @section("runtime")
-@dataclass(frozen=True, slots=True)
-class RuntimeConfig:
+class RuntimeConfig(Record):
     """The loaded runtime options."""
 
     enable_debug: bool = opt("bool", False, "runtime debug messages")

@@ -8,11 +8,14 @@ effective per-pod configuration as a difference from the node's default.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from katacfg.loader import HostFacts
+    from typing import Any
 
 from katacfg import cri, manifests
 from katacfg.errors import Diagnostic, KataError
-from katacfg.loader import HostFacts, load
+from katacfg.loader import load
 from katacfg.model import AnnotationOutcome, Config
 from katacfg.options import KATA_PREFIX
 from katacfg.pipeline import overlay
@@ -200,7 +203,6 @@ def _refused_outcome(exc: KataError, annotations: dict[str, str]) -> list[Annota
 
 
 _SECTIONS = ("hypervisor", "agent", "runtime", "factory", "proxy", "shim", "netmon")
-_GETTERS: dict[type, tuple[tuple[str, ...], Any]] = {}
 
 
 def diff(base: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
@@ -212,22 +214,12 @@ def diff(base: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
         old, new = getattr(base, section), getattr(cfg, section)
         if old is new:
             continue  # the overlay builds new objects only for the sections it changes
-        names, getter = _getter(type(new))
-        for name, a, b in zip(names, getter(old), getter(new)):
-            if a != b:
+        before = old.__dict__
+        for name, b in new.__dict__.items():
+            a = before[name]
+            if a != b and name != "configured":
                 out.append((f"{section}.{name}", _jsonable(a), _jsonable(b)))
     return out
-
-
-def _getter(cls: type) -> tuple[tuple[str, ...], Any]:
-    entry = _GETTERS.get(cls)
-    if entry is None:
-        from dataclasses import fields
-        from operator import attrgetter
-
-        names = tuple(f.name for f in fields(cls) if f.name != "configured")
-        entry = _GETTERS[cls] = (names, attrgetter(*names))
-    return entry
 
 
 # -- rendering --------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ U+FFFD for each, as Go does.
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _Nil:

@@ -14,7 +14,7 @@ paravirtual KVM module serving /dev/kvm without vmx/svm, say), notes that explai
 from __future__ import annotations
 
 from katacfg.host import PROC_CPUINFO, SYS_MODULE, Host, find_word
-from katacfg.reports.versions import Record
+from katacfg.records import Record
 
 PROJECT = "Kata Containers"
 CAPABLE_MESSAGE = f"System is capable of running {PROJECT}"
@@ -31,9 +31,6 @@ VMM_PROBE_FAILED = "vmm-probe-failed"
 class Rule(Record):
     """One requirement of the reference."""
 
-    __slots__ = ("arch", "vendor", "hypervisors", "kind", "name", "description", "required",
-                 "module", "expected", "when")
-    _defaults = {"module": "", "expected": "", "when": ""}
     arch: str  # Go GOARCH
     vendor: str | None  # amd64 CPU type: "intel" | "amd"; None: any
     hypervisors: tuple[str, ...]  # hypervisor types the row applies to; () = any
@@ -41,9 +38,9 @@ class Rule(Record):
     name: str  # word to find, module name, or parameter name
     description: str
     required: bool  # a failure counts against the verdict
-    module: str  # module-param: its module
-    expected: str  # module-param: the value it must read
-    when: str  # module-param: condition under which the reference reads it
+    module: str = ""  # module-param: its module
+    expected: str = ""  # module-param: the value it must read
+    when: str = ""  # module-param: condition under which the reference reads it
 
     def applies(self, arch: str, vendor: str | None, hypervisor_type: str) -> bool:
         return (self.arch == arch and (self.vendor is None or self.vendor == vendor)
@@ -113,15 +110,13 @@ def rules_for(arch: str, vendor: str | None, hypervisor_type: str) -> tuple[Rule
 class Check(Record):
     """One line of the report. `ok` None: not checked (the detail says why)."""
 
-    __slots__ = ("kind", "name", "description", "ok", "detail", "required", "reference")
-    _defaults = {"reference": True}
     kind: str  # cpu-type | cpuinfo | attribute | flag | module | module-param | smt | kvm | ...
     name: str
     description: str
     ok: bool | None
     detail: str
     required: bool  # counted by the reference verdict
-    reference: bool  # False: katacfg's own informational check
+    reference: bool = True  # False: katacfg's own informational check
 
     @property
     def label(self) -> str:
@@ -140,21 +135,17 @@ class Check(Record):
 class CheckReport(Record):
     """The verdict (`capable`, kata-env's VMContainerCapable) and every check behind it."""
 
-    __slots__ = ("arch", "hypervisor_type", "cpu_type", "capable", "error", "checks", "notes",
-                 "create_vm_error", "create_vm_run", "kvm_usable", "failed")
-    _defaults = {"notes": (), "create_vm_error": None, "create_vm_run": False,
-                 "kvm_usable": None, "failed": ()}
     arch: str
     hypervisor_type: str
     cpu_type: str | None
     capable: bool
     error: str | None  # the reference's error when not capable
     checks: tuple[Check, ...]
-    notes: tuple[str, ...]
-    create_vm_error: str | None  # root only: the reference's create-VM test failed
-    create_vm_run: bool
-    kvm_usable: bool | None  # None: not probed
-    failed: tuple[str, ...]  # labels of counted failures
+    notes: tuple[str, ...] = ()
+    create_vm_error: str | None = None  # root only: the reference's create-VM test failed
+    create_vm_run: bool = False
+    kvm_usable: bool | None = None  # None: not probed
+    failed: tuple[str, ...] = ()  # labels of counted failures
 
     @property
     def passed(self) -> bool:

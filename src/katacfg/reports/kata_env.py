@@ -12,7 +12,9 @@ decides what to print and which exit code that means.
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from katacfg.reports.goencode import NIL, to_json, to_toml
 from katacfg.reports.versions import (EMPTY_VERSION, UNKNOWN, UNKNOWN_VERSION, ProbeResult,
@@ -56,12 +58,10 @@ SCSI_SCAN_PARAM = ("scsi_mod.scan", "none")
 class EnvProblem(Record):
     """Something the report could not show as kata-runtime would, or a refusal."""
 
-    __slots__ = ("text", "source", "fatal", "hint")
-    _defaults = {"hint": None}
     text: str
     source: str  # config | host | component
     fatal: bool  # kata-runtime kata-env would stop with exactly `text`
-    hint: str | None
+    hint: str | None = None
 
     def line(self) -> str:
         return self.text + (f" (hint: {self.hint})" if self.hint else "")
@@ -70,12 +70,10 @@ class EnvProblem(Record):
 class EnvReport(Record):
     """The report as ordered plain data (Go struct order), and what went wrong building it."""
 
-    __slots__ = ("format_version", "data", "problems", "capable_error")
-    _defaults = {"capable_error": None}
     format_version: str
     data: dict[str, Any]
     problems: tuple[EnvProblem, ...]
-    capable_error: str | None  # why VMContainerCapable is false (reference error)
+    capable_error: str | None = None  # why VMContainerCapable is false (reference error)
 
     def toml(self) -> str:
         return to_toml(self.data)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from katacfg.loader import HostFacts
+    from typing import Any
 
 from katacfg.decode import RawConfig, decode
 from katacfg.errors import Diagnostic, KataError
-from katacfg.loader import HostFacts, Loader, read_config
+from katacfg.loader import Loader, read_config
 from katacfg.model import Config
-from katacfg.options import HYPERVISOR_PREFIX
 from katacfg.options import hypervisor as hv
 from katacfg.registry import ANNOTATIONS_BY_NAME, OPTIONS
 

@@ -1,7 +1,9 @@
 """Human view of `katacfg resolve`: what each annotation did, then the effective values."""
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from katacfg.model import Config
 from katacfg.options.globals import ASSET_HASH_TYPE_ANNOTATION, HASH_ANNOTATIONS
