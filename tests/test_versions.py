@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from katacfg.gocompat.strings import fields as go_fields
+from katacfg.gocompat.strings import trim_space as go_trim_space
 from katacfg.reports.versions import (UNKNOWN, UNKNOWN_VERSION, Probes, VersionInfo,
-                                      construct_version_info, go_fields, go_trim_space,
-                                      parse_semver, probe_versions, version_equal)
+                                      construct_version_info, parse_semver, probe_versions,
+                                      version_equal)
 
 
 def script(tmp_path, name: str, body: str) -> str:

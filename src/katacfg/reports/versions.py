@@ -6,8 +6,8 @@ process group). Only stdout is read; stdin and stderr are /dev/null, as for Go's
 `exec.Command(...).Output()` in kata-env. Problems are values (`ProbeResult.problem`), never
 exceptions. Uses os.posix_spawn and select.poll only, so the CLI does not import subprocess.
 
-Plain classes, not dataclasses: kata-env starts its probes before the loader's heavier
-imports, so this module imports nothing but os, select and time.
+kata-env starts its probes before the loader's heavier imports, so this module imports
+only os, select, time and katacfg's import-free helpers (records, gocompat.strings).
 
 Parse rules: spec/kata-env.md 4.1 (hypervisor: the trimmed output, `<<unknown>>` on any
 failure) and 4.2 (components: last space-separated word, strict SemVer 2.0, commit rule).
@@ -17,8 +17,11 @@ from __future__ import annotations
 import _signal  # the C module, loaded at start-up; `signal` would import enum
 import os
 import select
-import sys
 import time
+
+
+from katacfg.gocompat.strings import trim_space as go_trim_space
+from katacfg.records import Record
 
 _SIGKILL = _signal.SIGKILL
 # signals Python changes for itself that a started program must get back at their default
@@ -29,83 +32,14 @@ UNKNOWN = "<<unknown>>"
 DEFAULT_TIMEOUT = 2.0
 MAX_OUTPUT = 1 << 20  # bytes kept per probe; the rest is drained and dropped
 
-# Go unicode.IsSpace (strings.TrimSpace / strings.Fields); Python's own set also has \x1c-\x1f
-GO_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
-            "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
-
-
-def go_trim_space(s: str) -> str:
-    """Go strings.TrimSpace."""
-    return s.strip(GO_SPACE)
-
-
-def go_fields(s: str) -> list[str]:
-    """Go strings.Fields: split on runs of Go white space."""
-    return [f for f in s.translate(_TO_SPACE).split(" ") if f]
-
-
-_TO_SPACE = {ord(c): " " for c in GO_SPACE}
 
 
 # ---------------------------------------------------------------- parsing
 
 
-class Record:
-    """A small immutable value with named fields: equality, hash and repr by fields.
-
-    Used instead of dataclasses by the report modules: building a dataclass costs about a
-    millisecond at import, and kata-env's start-up is a benchmark. A subclass lists its
-    fields in `__slots__` and optional trailing defaults in `_defaults`.
-    """
-
-    __slots__: tuple[str, ...] = ()
-    _defaults: dict[str, object] = {}
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        names = self.__slots__
-        if len(args) > len(names):
-            raise TypeError(f"{type(self).__name__}() takes {len(names)} values")
-        values = dict(zip(names, args))
-        for key, value in kwargs.items():
-            if key not in names or key in values:
-                raise TypeError(f"{type(self).__name__}() got an unexpected or repeated "
-                                f"value for {key!r}")
-            values[key] = value
-        for name in names:
-            if name in values:
-                value = values[name]
-            elif name in self._defaults:
-                value = self._defaults[name]
-            else:
-                raise TypeError(f"{type(self).__name__}() is missing {name!r}")
-            object.__setattr__(self, name, value)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
-
-    def _fields(self) -> tuple[object, ...]:
-        return tuple(getattr(self, n) for n in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return other._fields() == self._fields()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
-        return f"{type(self).__name__}({inner})"
-
-
 class VersionInfo(Record):
     """kata-env's VersionInfo (format 1.0.24)."""
 
-    __slots__ = ("semver", "major", "minor", "patch", "commit")
     semver: str
     major: int
     minor: int
@@ -131,7 +65,6 @@ _UINT64_MAX = (1 << 64) - 1
 class SemVer(Record):
     """A parsed version; numeric pre-release identifiers are ints (Go PRVersion.IsNum)."""
 
-    __slots__ = ("major", "minor", "patch", "pre", "build")
     major: int
     minor: int
     patch: int
@@ -242,7 +175,6 @@ class ProbeResult(Record):
     `problem` says why there is none (cannot run, exit status, timeout); `stdout` is what
     was printed anyway."""
 
-    __slots__ = ("path", "output", "problem", "stdout", "seconds")
     path: str
     output: str | None
     problem: str | None
@@ -307,16 +239,14 @@ def _status_text(status: int) -> str:
 
 
 class _Running:
-    __slots__ = ("path", "pid", "fd", "pidfd", "exec_fd", "exec_errno", "chunks", "size",
-                 "started", "deadline", "status", "eof", "result")
+    __slots__ = ("path", "pid", "fd", "pidfd", "chunks", "size", "started", "deadline",
+                 "status", "eof", "result")
 
     def __init__(self, path: str, pid: int, fd: int, started: float, timeout: float) -> None:
         self.path = path
         self.pid = pid
         self.fd: int | None = fd
         self.pidfd: int | None = None
-        self.exec_fd: int | None = None
-        self.exec_errno: int | None = None
         self.chunks: list[bytes] = []
         self.size = 0
         self.started = started
@@ -330,11 +260,6 @@ def _decode(chunks: list[bytes]) -> str:
     return go_trim_space(b"".join(chunks).decode("utf-8", "surrogateescape"))
 
 
-def _single_threaded() -> bool:
-    threading = sys.modules.get("threading")
-    return threading is None or threading.active_count() == 1
-
-
 def _check_exists(name: str) -> None:
     """Raise FileNotFoundError when `name` (a path, or a command looked up in $PATH) is absent."""
     if "/" in name:
@@ -346,72 +271,32 @@ def _check_exists(name: str) -> None:
     raise FileNotFoundError(2, "No such file or directory")
 
 
-def spawn_output(argv: list[str]) -> tuple[int, int, int | None]:
-    """Start argv with stdin and stderr on /dev/null.
+def spawn_output(argv: list[str]) -> tuple[int, int]:
+    """Start argv with stdin and stderr on /dev/null; return (pid, read end of its stdout).
 
-    Returns (pid, read end of its stdout, read end of an exec-error pipe or None). The child
-    leads its own process group so that a timeout can kill what it started.
-
-    Single-threaded callers fork: the parent goes on at once while the child execs (with
-    vfork-based posix_spawn the parent waits for the exec, which on a busy machine means
-    waiting for a CPU). An exec failure then arrives later on the returned pipe as an errno.
-    Otherwise posix_spawn is used and an exec failure raises OSError here, as it always does
-    for an empty name.
+    posix_spawn (vfork and exec) costs the parent far less than fork, whose page-table copy
+    is paid by kata-env's start-up; an exec failure raises OSError here. The child leads
+    its own process group so that a timeout can kill what it started.
     """
     if not argv[0]:
         raise FileNotFoundError(2, "No such file or directory")
     _check_exists(argv[0])  # the common failure, answered without starting anything
     r, w = os.pipe()  # both close-on-exec; dup2 onto fd 1 clears the flag for the child
-    if not _single_threaded():
-        try:
-            actions = [
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, w, 1),
-                (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-            ]
-            spawn = os.posix_spawnp if "/" not in argv[0] else os.posix_spawn
-            pid = spawn(argv[0], argv, os.environ, file_actions=actions, setpgroup=0,
-                        setsigdef=_DEFAULT_SIGNALS)
-        except BaseException:
-            os.close(r)
-            os.close(w)
-            raise
-        os.close(w)
-        return pid, r, None
-    null_in = os.open(os.devnull, os.O_RDONLY)
-    null_out = os.open(os.devnull, os.O_WRONLY)
-    err_r, err_w = os.pipe()
     try:
-        pid = os.fork()
-        if pid == 0:  # the child: set up, exec, or report errno and leave
-            code = 0
-            try:
-                os.setpgid(0, 0)
-                for sig in _DEFAULT_SIGNALS:  # Python ignores SIGPIPE; the child must not
-                    _signal.signal(sig, _signal.SIG_DFL)
-                os.dup2(null_in, 0)
-                os.dup2(w, 1)
-                os.dup2(null_out, 2)
-                if "/" in argv[0]:
-                    os.execv(argv[0], argv)
-                else:
-                    os.execvp(argv[0], argv)
-            except OSError as exc:
-                code = exc.errno or 0
-            except BaseException:
-                pass
-            try:
-                os.write(err_w, str(code).encode())
-            finally:
-                os._exit(127)
+        actions = [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, w, 1),
+            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
+        ]
+        spawn = os.posix_spawnp if "/" not in argv[0] else os.posix_spawn
+        pid = spawn(argv[0], argv, os.environ, file_actions=actions, setpgroup=0,
+                    setsigdef=_DEFAULT_SIGNALS)
     except BaseException:
         os.close(r)
-        os.close(err_r)
         raise
     finally:
-        for fd in (w, null_in, null_out, err_w):
-            os.close(fd)
-    return pid, r, err_r
+        os.close(w)
+    return pid, r
 
 
 class Probes:
@@ -433,7 +318,7 @@ class Probes:
             return
         now = time.monotonic()
         try:
-            pid, fd, exec_fd = spawn_output([path, *self.args])
+            pid, fd = spawn_output([path, *self.args])
         except OSError as err:
             run = _Running(path, -1, -1, now, 0.0)
             run.fd = None
@@ -444,10 +329,6 @@ class Probes:
         self._probes[path] = run
         self._by_fd[fd] = run
         self._poll.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
-        if exec_fd is not None:
-            run.exec_fd = exec_fd
-            self._by_fd[exec_fd] = run
-            self._poll.register(exec_fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
             pidfd = os.pidfd_open(pid)  # type: ignore[attr-defined]
         except (AttributeError, OSError):
@@ -487,7 +368,7 @@ class Probes:
     # -- internals
 
     def _close_fd(self, run: _Running) -> None:
-        for attr in ("fd", "pidfd", "exec_fd"):
+        for attr in ("fd", "pidfd"):
             fd = getattr(run, attr)
             if fd is not None and fd >= 0:
                 try:
@@ -530,9 +411,6 @@ class Probes:
         seconds = time.monotonic() - run.started
         if forced_problem is not None:
             run.result = ProbeResult(run.path, None, forced_problem, text, seconds)
-        elif run.exec_errno is not None:
-            err = OSError(run.exec_errno, os.strerror(run.exec_errno))
-            run.result = ProbeResult(run.path, None, _exec_error(run.path, err), "", seconds)
         elif run.status is not None and run.status >= 0 and os.WIFEXITED(run.status) \
                 and os.WEXITSTATUS(run.status) == 0:
             run.result = ProbeResult(run.path, text, None, text, seconds)
@@ -563,35 +441,12 @@ class Probes:
             run.chunks.append(data)
         run.size += len(data)
 
-    def _read_exec(self, run: _Running) -> None:
-        """The exec-error pipe: EOF alone means the exec succeeded; digits are an errno."""
-        fd = run.exec_fd
-        assert fd is not None
-        try:
-            data = os.read(fd, 64)
-        except OSError:
-            data = b""
-        if data:
-            try:
-                run.exec_errno = int(data.decode() or "0") or None
-            except ValueError:
-                run.exec_errno = None
-            if run.exec_errno is None:
-                run.exec_errno = 8  # ENOEXEC: the child failed before it could say why
-        try:
-            self._poll.unregister(fd)
-        except (KeyError, ValueError):
-            pass
-        self._by_fd.pop(fd, None)
-        os.close(fd)
-        run.exec_fd = None
-
     def _step(self, pending: list[_Running]) -> None:
         now = time.monotonic()
         for run in pending:
             if run.result is not None:
                 continue
-            if run.eof and run.exec_fd is None:
+            if run.eof:
                 self._reap(run, block=False)
                 if run.status is not None:
                     self._finish(run)
@@ -616,9 +471,7 @@ class Probes:
             run = self._by_fd.get(fd)
             if run is None:
                 continue
-            if fd == run.exec_fd:
-                self._read_exec(run)
-            elif fd == run.fd:
+            if fd == run.fd:
                 self._read(run)
             elif fd == run.pidfd:
                 self._reap(run, block=False)
@@ -633,8 +486,7 @@ class Probes:
                 if run.status is None:  # pidfd says exited but waitpid disagrees: block
                     self._reap(run, block=True)
         for run in pending:
-            if run.result is None and run.eof and run.status is not None \
-                    and run.exec_fd is None:
+            if run.result is None and run.eof and run.status is not None:
                 self._finish(run)
 
 
