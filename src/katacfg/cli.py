@@ -18,6 +18,93 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 SHOW_PATHS_FLAG = "--kata-show-default-config-paths"
 
 
+class Opt:
+    """A simple option (a flag, or one value) declared as data.
+
+    Commands whose options are all simple declare them in OPTIONS; argparse is built from
+    them for help and errors, and a plain command line is parsed without importing
+    argparse at all (kata-env's start-up budget).
+    """
+
+    __slots__ = ("flags", "dest", "value", "default", "help", "choices", "type", "metavar")
+
+    def __init__(self, flags: tuple[str, ...], dest: str, *, value: bool = False,
+                 default: object = None, help: str = "", choices: tuple[str, ...] = (),
+                 type: object = None, metavar: str | None = None) -> None:
+        self.flags, self.dest, self.value, self.default = flags, dest, value, default
+        self.help, self.choices, self.type, self.metavar = help, choices, type, metavar
+
+    def add_to(self, parser) -> None:  # type: ignore[no-untyped-def]
+        if not self.value:
+            parser.add_argument(*self.flags, dest=self.dest, action="store_true",
+                                help=self.help)
+            return
+        kw: dict[str, object] = {"dest": self.dest, "default": self.default, "help": self.help}
+        if self.choices:
+            kw["choices"] = self.choices
+        if self.type is not None:
+            kw["type"] = self.type
+        if self.metavar:
+            kw["metavar"] = self.metavar
+        parser.add_argument(*self.flags, **kw)
+
+
+GLOBAL_OPTIONS = (
+    Opt(("--kata-config",), "kata_config", value=True, metavar="PATH",
+        help="use this configuration file instead of the default paths"),
+    Opt((SHOW_PATHS_FLAG,), "kata_show_default_config_paths",
+        help="print the default configuration file paths and exit"),
+    Opt(("--strict",), "strict_discovery",
+        help="refuse as Kata does when no configuration file exists, instead of using the "
+             "embedded default"),
+)
+
+
+def _quick_parse(argv: list[str], command: str, options: tuple[Opt, ...]):  # type: ignore[no-untyped-def]
+    """Parse a plain command line of simple options without argparse, or return None
+    (then argparse parses it, with its help and its error messages)."""
+    from types import SimpleNamespace
+
+    values: dict[str, object] = {o.dest: (o.default if o.value else False)
+                                 for o in GLOBAL_OPTIONS + options}
+    scope = GLOBAL_OPTIONS
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if scope is GLOBAL_OPTIONS and _command_for(tok) == command:
+            scope = options
+            values["command"] = tok
+            i += 1
+            continue
+        name, eq, inline = tok.partition("=")
+        opt = next((o for o in scope if name in o.flags), None)
+        if opt is None or (eq and not opt.value):
+            return None
+        if opt.value:
+            if eq:
+                raw = inline
+            elif i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                i += 1
+                raw = argv[i]
+            else:
+                return None
+            if opt.choices and raw not in opt.choices:
+                return None
+            if opt.type is not None:
+                try:
+                    values[opt.dest] = opt.type(raw)  # type: ignore[operator]
+                except Exception:
+                    return None
+            else:
+                values[opt.dest] = raw
+        else:
+            values[opt.dest] = True
+        i += 1
+    if scope is GLOBAL_OPTIONS:
+        return None
+    return SimpleNamespace(**values)
+
+
 def _command_for(token: str) -> str | None:
     for name, (_, _, aliases) in COMMANDS.items():
         if token == name or token in aliases:
@@ -40,26 +127,44 @@ def _find_command(argv: list[str]) -> str | None:
     return None
 
 
+def _formatter(prog: str):  # -> argparse.HelpFormatter
+    """argparse's formatter, sized without importing shutil (2 ms of start-up: bz2, lzma)."""
+    import argparse
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return argparse.HelpFormatter(prog, width=max(columns - 2, 40))
+
+
 def build_parser(command: str | None):  # -> argparse.ArgumentParser
     import argparse
     from importlib import import_module
 
     parser = argparse.ArgumentParser(
-        prog="katacfg",
+        prog="katacfg", formatter_class=_formatter,
         description="Kata Containers 1.x configuration: what a sandbox gets, and why.",
     )
-    parser.add_argument("--kata-config", metavar="PATH",
-                        help="use this configuration file instead of the default paths")
-    parser.add_argument(SHOW_PATHS_FLAG, action="store_true",
-                        help="print the default configuration file paths and exit")
-    parser.add_argument("--strict", dest="strict_discovery", action="store_true",
-                        help="refuse as Kata does when no configuration file exists, "
-                             "instead of using the embedded default")
+    for opt in GLOBAL_OPTIONS:
+        opt.add_to(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text, aliases) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, aliases=list(aliases), description=help_text)
+        if command is not None and name != command:
+            continue  # a known command needs only its own sub-parser (start-up time)
+        p = sub.add_parser(name, help=help_text, aliases=list(aliases), description=help_text,
+                           formatter_class=_formatter)
         if name == command:
-            import_module(f"katacfg.commands.{module}").configure(p)
+            cmd = import_module(f"katacfg.commands.{module}")
+            if hasattr(cmd, "OPTIONS"):
+                for opt in cmd.OPTIONS:
+                    opt.add_to(p)
+            else:
+                cmd.configure(p)
     return parser
 
 
@@ -72,11 +177,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("".join(p + "\n" for p in DEFAULT_CONFIG_PATHS))
         return 0
     command = _find_command(args_list)
-    parser = build_parser(command)
-    args = parser.parse_args(args_list)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
+    early = args = None
+    if command is not None:
+        module = __import__(f"katacfg.commands.{COMMANDS[command][0]}", fromlist=["_"])
+        # A command may start work before argument parsing (kata-env: its version probes).
+        prestart = getattr(module, "prestart", None)
+        if prestart is not None:
+            early = prestart(args_list)
+        if hasattr(module, "OPTIONS"):
+            args = _quick_parse(args_list, command, module.OPTIONS)
+    if args is None:
+        parser = build_parser(command)
+        args = parser.parse_args(args_list)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+    args.prestarted = early
     from importlib import import_module
 
     from katacfg.errors import KataError

@@ -6,10 +6,10 @@ hypervisor sanity, then factory. Their refusals carry no "<cfg>: " prefix.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from katacfg.model import Config
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from katacfg.loader import Loader
 
@@ -45,9 +45,10 @@ def check_hypervisor_sanity(cfg: Config, ld: Loader) -> None:
         ld.fail("VM memory cannot be zero", table + ("default_memory",), code="KC051",
                 hint="check the [hypervisor.<name>] table name: qemu, firecracker, acrn, clh")
         return
+    refused = {p.key for p in ld.problems}
     for key, path, is_initrd in (("image", h.image, False), ("initrd", h.initrd, True)):
-        if not path or cfg.assume_files:
-            continue
+        if not path or cfg.assume_files or ".".join(table + (key,)) in refused:
+            continue  # (a path refused while loading is not reported twice)
         try:
             size = os.stat(path).st_size
         except OSError as exc:

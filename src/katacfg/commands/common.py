@@ -1,15 +1,20 @@
 """Pieces shared by the commands: host flags, loading from the global options."""
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
 
 from katacfg.errors import Diagnostic
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any
 
 
 def add_host_flags(parser: argparse.ArgumentParser) -> None:
     """--host-cpus / --host-vhost-vsock: answer for another node instead of this one."""
+    import argparse
+
     parser.add_argument("--host-cpus", type=_positive_int, metavar="N",
                         help="CPU count of the node (default: this machine's)")
     parser.add_argument("--host-vhost-vsock", action=argparse.BooleanOptionalAction,
@@ -24,6 +29,8 @@ def add_mode_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(text: str) -> int:
+    import argparse
+
     try:
         value = int(text, 10)
     except ValueError:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from katacfg.cli import Opt
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -20,31 +22,28 @@ _COMPONENT_TABLES = ("proxy.kata", "shim.kata", "netmon")
 DEFAULT_NETMON_PATH = "/usr/libexec/kata-containers/kata-netmon"
 
 
-def configure(parser: Any) -> None:
-    parser.add_argument("--json", action="store_true", help="Format output as JSON")
-    parser.add_argument("--format-version", choices=("1.0.24", "1.0.23"), default="1.0.24",
-                        help="report layout: 1.0.24 (kata-runtime 1.13, default) or 1.0.23 "
-                             "(kata-runtime 1.7.2)")
-    parser.add_argument("--probe-timeout", type=_seconds, default=2.0, metavar="SECONDS",
-                        help="how long each `<binary> --version` may take (default 2)")
-    parser.add_argument("--host-root", metavar="DIR",
-                        help="read the host facts from a recorded host tree (proc/, sys/, etc/, "
-                             "dev/, katacfg-host.json) instead of this machine")
-    parser.add_argument("--reference-errors", action="store_true",
-                        help="fail where kata-runtime kata-env fails: its one-line error on "
-                             "stderr, exit 1, nothing on stdout")
-
-
-def _seconds(text: str) -> float:
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+def seconds(text: str) -> float:
+    value = float(text)  # argparse reports a ValueError as "invalid _seconds value"
     if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError("must be between 0 and 600 seconds")
+        raise ValueError("must be between 0 and 600 seconds")
     return value
+
+
+OPTIONS = (
+    Opt(("--json",), "json", help="Format output as JSON"),
+    Opt(("--format-version",), "format_version", value=True, default="1.0.24",
+        choices=("1.0.24", "1.0.23"),
+        help="report layout: 1.0.24 (kata-runtime 1.13, default) or 1.0.23 (kata-runtime "
+             "1.7.2)"),
+    Opt(("--probe-timeout",), "probe_timeout", value=True, default=2.0, type=seconds,
+        metavar="SECONDS", help="how long each `<binary> --version` may take (default 2)"),
+    Opt(("--host-root",), "host_root", value=True, metavar="DIR",
+        help="read the host facts from a recorded host tree (proc/, sys/, etc/, dev/, "
+             "katacfg-host.json) instead of this machine"),
+    Opt(("--reference-errors",), "reference_errors",
+        help="fail where kata-runtime kata-env fails: its one-line error on stderr, exit 1, "
+             "nothing on stdout"),
+)
 
 
 def guess_config_file(kata_config: str | None) -> str | None:
@@ -106,7 +105,11 @@ def _runtime_path() -> str:
 
 
 def _start_probes(args: Any, probes: Any) -> None:
-    path = guess_config_file(getattr(args, "kata_config", None))
+    _start_probes_for(getattr(args, "kata_config", None), probes)
+
+
+def _start_probes_for(kata_config: str | None, probes: Any) -> None:
+    path = guess_config_file(kata_config)
     if not path:
         return
     try:
@@ -118,12 +121,46 @@ def _start_probes(args: Any, probes: Any) -> None:
         probes.start(binary)
 
 
+def prestart(argv: list[str]) -> Any:
+    """Start the `--version` probes before the command line is even parsed.
+
+    Only --kata-config and --probe-timeout are read here, from the raw arguments (argparse
+    refuses malformed values afterwards); the binaries then run while Python imports and
+    loads.
+    """
+    from katacfg.reports.versions import Probes
+
+    kata_config = _raw_option(argv, "--kata-config")
+    try:
+        timeout = float(_raw_option(argv, "--probe-timeout") or 2.0)
+    except ValueError:
+        timeout = 2.0
+    probes = Probes(min(max(timeout, 0.001), 600.0))
+    try:
+        _start_probes_for(kata_config, probes)
+    except Exception:  # never let a guess break the command: run() probes again
+        probes.cancel()
+        return None
+    return probes
+
+
+def _raw_option(argv: list[str], name: str) -> str | None:
+    for i, tok in enumerate(argv):
+        if tok == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if tok.startswith(name + "="):
+            return tok[len(name) + 1:]
+    return None
+
+
 def run(args: Any) -> int:
     from katacfg.reports.versions import Probes
 
-    probes = Probes(args.probe_timeout)
-    try:
+    probes = getattr(args, "prestarted", None)
+    if probes is None:
+        probes = Probes(args.probe_timeout)
         _start_probes(args, probes)
+    try:
         from katacfg.commands.common import load_from_args
 
         host = host_from_root(args)
