@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from katacfg.commands.common import add_host_flags, add_mode_flag, host_from_args, print_notes
 from katacfg.errors import KataError
