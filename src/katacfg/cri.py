@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from katacfg.errors import Diagnostic, KataError
+from katacfg.options import KATA_PREFIX
 
 POD_SANDBOX = "pod_sandbox"
 POD_CONTAINER = "pod_container"
@@ -272,8 +273,8 @@ class SandboxAnnotations:
 
 def suggest_pattern(key: str) -> str:
     """The pod_annotations pattern (path.Match) a user would add to pass `key`."""
-    if key.startswith("io.katacontainers."):
-        return "io.katacontainers.*"
+    if key.startswith(KATA_PREFIX):
+        return KATA_PREFIX + "*"
     if "/" in key:  # `*` never crosses a '/'
         return key[: key.rindex("/") + 1] + "*"
     return key
@@ -757,7 +758,7 @@ def _check_crio_allowed(allowed: tuple[str, ...], where: str, file: str | None,
     for entry in allowed:
         if entry in CRIO_RESTRICTED_ANNOTATIONS:
             continue
-        kata = entry.startswith("io.katacontainers")
+        kata = entry.startswith(KATA_PREFIX.rstrip("."))
         diags.append(Diagnostic(
             "warning", CODE_CONFIG_WARN,
             f"{where}: allowed_annotations entry {entry!r} is not a CRI-O annotation: recent "

@@ -16,9 +16,8 @@ SECTIONS: dict[str, type] = {
     "factory": FactoryConfig,
     "netmon": NetmonConfig,
 }
-# [section.<name>] tables (Go maps) versus plain [section] tables (Go structs).
+# [section.<name>] tables (Go maps); the others are plain [section] tables (Go structs).
 MAP_SECTIONS = ("hypervisor", "proxy", "shim", "agent")
-STRUCT_SECTIONS = ("runtime", "factory", "netmon")
 # Go struct type names, as the TOML decoder's messages spell them.
 GO_STRUCT_NAMES = {name: f"katautils.{name}" for name in SECTIONS}
 
@@ -32,9 +31,5 @@ ALL_ANNOTATIONS: tuple[Annotation, ...] = tuple(
     for cls in SECTIONS.values()
     for o in cls.OPTIONS  # type: ignore[attr-defined]
     if o.annotation is not None
-)
-# Field overrides in the order the reference applies them (stage "annotations").
-OVERRIDES: tuple[Annotation, ...] = tuple(
-    sorted((a for a in ALL_ANNOTATIONS if a.order > 0), key=lambda a: a.order)
 )
 ANNOTATIONS_BY_NAME: dict[str, Annotation] = {a.name: a for a in ALL_ANNOTATIONS}

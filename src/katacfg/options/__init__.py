@@ -90,15 +90,9 @@ def section(name: str):  # type: ignore[no-untyped-def]
             cls.METADATA[key]["option"] = o
             options.append(o)
         cls.OPTIONS = tuple(options)
-        cls.SECTION = name
         return cls
 
     return bind
-
-
-def toml_options(cls: type) -> dict[str, Option]:
-    """key -> Option for the fields of a section that have a TOML key."""
-    return {o.key: o for o in cls.OPTIONS if o.toml}  # type: ignore[attr-defined]
 
 
 # Experimental features of the 1.x runtime: name -> (description, release it targets).

@@ -18,6 +18,7 @@ from katacfg.errors import Diagnostic, KataError
 from katacfg.loader import load
 from katacfg.model import AnnotationOutcome, Config
 from katacfg.options import KATA_PREFIX
+from katacfg.options.globals import CONFIG_PATH_ANNOTATION
 from katacfg.pipeline import overlay
 
 
@@ -168,10 +169,10 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
         annotations = {**pod_annotations, cri.CRIO_CONTAINER_TYPE: "sandbox"}
     rep.mode = kata_mode(runtime)
     path = node.kata_config or (runtime.config_path if runtime else None)
-    if rep.mode == "shimv2" and annotations.get("io.katacontainers.config_path"):
-        path = annotations["io.katacontainers.config_path"]
+    if rep.mode == "shimv2" and annotations.get(CONFIG_PATH_ANNOTATION):
+        path = annotations[CONFIG_PATH_ANNOTATION]
         rep.notes.append(f"the pod chooses its Kata configuration file: {path} "
-                         "(io.katacontainers.config_path is not gated)")
+                         f"({CONFIG_PATH_ANNOTATION} is not gated)")
     base = node.config(path, rep.mode)
     if isinstance(base, KataError):
         rep.starts, rep.failure_stage, rep.failure = False, base.stage, base.text
