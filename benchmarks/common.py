@@ -46,7 +46,7 @@ def interleaved(funcs: dict[str, Callable[[], object]], number: int, repeat: int
 def interleaved_commands(cmds: dict[str, list[str]], repeat: int) -> dict[str, float]:
     """Median wall seconds of whole processes, run in alternation."""
     samples: dict[str, list[float]] = {k: [] for k in cmds}
-    for name, cmd in cmds.items():  # warm the page cache once
+    for cmd in cmds.values():  # warm the page cache once
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(repeat):
         for name, cmd in cmds.items():

@@ -19,9 +19,19 @@ from hypothesis import strategies as st
 
 from katacfg import cri
 from katacfg.cri import (
-    CONTAINERD, CRIO, POD_SANDBOX, CRIConfigError, Dropped, container_type,
-    cri_sandbox_annotations, load_containerd_config, load_cri_config, load_crio_config,
-    passed_annotations, sandbox_annotations, suggest_pattern,
+    CONTAINERD,
+    CRIO,
+    POD_SANDBOX,
+    CRIConfigError,
+    Dropped,
+    container_type,
+    cri_sandbox_annotations,
+    load_containerd_config,
+    load_cri_config,
+    load_crio_config,
+    passed_annotations,
+    sandbox_annotations,
+    suggest_pattern,
 )
 
 DATA = Path(__file__).parent / "data" / "cri"

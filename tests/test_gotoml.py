@@ -517,7 +517,7 @@ def test_parse_bytes_invalid_utf8():
 
 def test_document_is_frozen():
     doc = parse("a = 1")
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):
         doc.data = {}  # type: ignore[misc]
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from katacfg.host import Fact, Host
-from katacfg.reports.kata_check import (FAIL_MESSAGE, RULES, UNKNOWN_CPU, check_host,
-                                        rules_for)
+from katacfg.reports.kata_check import FAIL_MESSAGE, RULES, UNKNOWN_CPU, check_host, rules_for
 
 HOSTS = Path(__file__).parent / "data" / "hosts"
 KATACFG = [sys.executable, "-m", "katacfg"]

@@ -22,8 +22,7 @@ import pytest
 import katacfg
 from katacfg.host import Host
 from katacfg.reports.goencode import NIL
-from katacfg.reports.kata_env import (FORMAT_172, build_report, component_paths,
-                                      kernel_params_172)
+from katacfg.reports.kata_env import FORMAT_172, build_report, component_paths, kernel_params_172
 from katacfg.reports.versions import Probes
 
 DATA = Path(__file__).parent / "data"

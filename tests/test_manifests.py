@@ -10,8 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from katacfg.manifests import (
-    CODE_DECODE, CODE_INVALID, CODE_IO, CODE_NOT_K8S, CODE_YAML, ManifestError,
-    ManifestObject, handler_for, load_manifests, qualified_name_errors, runtime_class_handlers,
+    CODE_DECODE,
+    CODE_INVALID,
+    CODE_IO,
+    CODE_NOT_K8S,
+    CODE_YAML,
+    ManifestError,
+    ManifestObject,
+    handler_for,
+    load_manifests,
+    qualified_name_errors,
+    runtime_class_handlers,
 )
 
 DATA = Path(__file__).parent / "data" / "manifests"

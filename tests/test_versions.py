@@ -11,9 +11,16 @@ from hypothesis import strategies as st
 
 from katacfg.gocompat.strings import fields as go_fields
 from katacfg.gocompat.strings import trim_space as go_trim_space
-from katacfg.reports.versions import (UNKNOWN, UNKNOWN_VERSION, Probes, VersionInfo,
-                                      construct_version_info, parse_semver, probe_versions,
-                                      version_equal)
+from katacfg.reports.versions import (
+    UNKNOWN,
+    UNKNOWN_VERSION,
+    Probes,
+    VersionInfo,
+    construct_version_info,
+    parse_semver,
+    probe_versions,
+    version_equal,
+)
 
 
 def script(tmp_path, name: str, body: str) -> str:

@@ -20,8 +20,16 @@ if TYPE_CHECKING:
     from katacfg.errors import Diagnostic, KataError
     from katacfg.host import Host
     from katacfg.loader import load
-    from katacfg.model import (AgentConfig, Config, FactoryConfig, HypervisorConfig,
-                               NetmonConfig, ProxyConfig, RuntimeConfig, ShimConfig)
+    from katacfg.model import (
+        AgentConfig,
+        Config,
+        FactoryConfig,
+        HypervisorConfig,
+        NetmonConfig,
+        ProxyConfig,
+        RuntimeConfig,
+        ShimConfig,
+    )
     from katacfg.pipeline import resolve
 
 _LAZY = {

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import re
 
-from katacfg.gotoml import (_INF, Document, GoDatetime, TableArray, TomlSyntaxError,
-                            _utf8_bytes, go_quote, go_quote_rune, go_type_name)
+from katacfg.gotoml import (
+    _INF,
+    Document,
+    GoDatetime,
+    TableArray,
+    TomlSyntaxError,
+    _utf8_bytes,
+    go_quote,
+    go_quote_rune,
+    go_type_name,
+)
 
 _RE_SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -227,7 +227,7 @@ def apply_assets(h: dict[str, Any], annotations: Mapping[str, str],
 
     `h` is the hypervisor section as a dict (from section_values), updated in place.
     """
-    for kind, (path_suffix, hash_suffix) in g.ASSETS.items():
+    for path_suffix, hash_suffix in g.ASSETS.values():
         path_name = HYPERVISOR_PREFIX + path_suffix
         path = annotations.get(path_name, "")
         if not path:

@@ -7,7 +7,6 @@ reported here as diagnostics with their line and the nearest valid name.
 """
 from __future__ import annotations
 
-
 from katacfg import gotoml
 from katacfg.errors import Diagnostic, KataError
 from katacfg.options import Option

@@ -60,7 +60,7 @@ class KataError(Exception):
         self.hint = hint
         self.code = code
 
-    def with_location(self, **kw: object) -> "KataError":
+    def with_location(self, **kw: object) -> KataError:
         """Return a copy carrying extra location facts (never changing the text)."""
         fields = dict(
             stage=self.stage, file=self.file, line=self.line, column=self.column,

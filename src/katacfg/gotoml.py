@@ -53,6 +53,8 @@ releases differed in these corner cases only.
 """
 from __future__ import annotations
 
+from datetime import UTC
+
 from katacfg.records import Record
 
 TYPE_CHECKING = False
@@ -169,7 +171,7 @@ class GoDatetime:
             return naive.replace(tzinfo=timezone(timedelta(seconds=self.utc_offset)))
         except ValueError:
             try:
-                return (naive - timedelta(seconds=self.utc_offset)).replace(tzinfo=timezone.utc)
+                return (naive - timedelta(seconds=self.utc_offset)).replace(tzinfo=UTC)
             except OverflowError:
                 return None
 

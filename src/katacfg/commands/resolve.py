@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

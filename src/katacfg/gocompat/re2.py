@@ -28,6 +28,7 @@ Residual differences (not reproduced):
 from __future__ import annotations
 
 import functools
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any

@@ -181,7 +181,8 @@ ERR_RANGE = "value out of range"
 
 
 def parse_uint(s: str, bits: int = 32) -> int:
-    """Go ``strconv.ParseUint(s, 10, bits)`` (Go 1.14 rules): digits only, overflow reported when first seen."""
+    """Go ``strconv.ParseUint(s, 10, bits)`` (Go 1.14 rules): digits only; overflow reported
+    when first seen."""
     func = "ParseUint"
     if s == "":
         raise NumError(func, s, ERR_SYNTAX)

@@ -8,10 +8,12 @@ effective per-pod configuration as a difference from the node's default.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from katacfg.loader import HostFacts
     from typing import Any
+
+    from katacfg.loader import HostFacts
 
 from katacfg import cri, manifests
 from katacfg.errors import Diagnostic, KataError

@@ -17,8 +17,15 @@ if TYPE_CHECKING:
     from typing import Any
 
 from katacfg.reports.goencode import NIL, to_json, to_toml
-from katacfg.reports.versions import (EMPTY_VERSION, UNKNOWN, UNKNOWN_VERSION, ProbeResult,
-                                      Probes, Record, construct_version_info)
+from katacfg.reports.versions import (
+    EMPTY_VERSION,
+    UNKNOWN,
+    UNKNOWN_VERSION,
+    ProbeResult,
+    Probes,
+    Record,
+    construct_version_info,
+)
 
 FORMAT_VERSION = "1.0.24"
 FORMAT_172 = "1.0.23"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from katacfg.loader import HostFacts
     from typing import Any
+
+    from katacfg.loader import HostFacts
 
 from katacfg.decode import RawConfig, decode
 from katacfg.errors import Diagnostic, KataError

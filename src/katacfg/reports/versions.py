@@ -19,7 +19,6 @@ import os
 import select
 import time
 
-
 from katacfg.gocompat.strings import trim_space as go_trim_space
 from katacfg.records import Record
 
