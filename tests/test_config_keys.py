@@ -504,11 +504,16 @@ def test_6_1_unknown_hypervisor_name_gives_an_all_zero_config(root):
     assert refusal(root, text).text == "VM memory cannot be zero"
 
 
-def test_6_2_several_hypervisor_tables_use_the_last_one_and_warn(root):
+def test_6_2_several_hypervisor_tables_are_refused_not_guessed(root):
+    # Go picks one in map order (random); katacfg refuses instead of guessing.
     text = config_text(root) + "\n[hypervisor.clh]" + clh_text(root).split("[hypervisor.clh]")[1]
-    cfg = load(root, text)
-    assert cfg.hypervisor_type == "clh"
-    assert any(d.code == "KC105" for d in cfg.diagnostics)
+    e = refusal(root, text)
+    assert e.text == ("several hypervisor tables ([hypervisor.qemu], [hypervisor.clh]): "
+                      "kata-runtime would use one of them at random")
+    assert e.line is not None and e.hint == "keep exactly one [hypervisor.<name>] table"
+    path = write_config(root, text)
+    cfg = katacfg.load(path, host=host(), strict=False)
+    assert cfg.hypervisor_type == "clh" and cfg.problems[0].code == "KC105"
 
 
 # -- 7-9 proxy, agent, shim -------------------------------------------------------------------

@@ -207,9 +207,12 @@ class Loader:
             return "qemu", builtin_hypervisor()
         hv_type, hyp = "qemu", builtin_hypervisor()
         if len(tables) > 1:
-            self.note("warning", "KC105", "several [hypervisor.*] tables: Kata picks one in "
-                      "random order; katacfg uses the last one",
-                      ("hypervisor", tables[-1][0]), hint="keep a single hypervisor table")
+            # Go ranges over a map here: which table wins changes from run to run. That is
+            # no configuration to guess about (the other tables are still checked below).
+            names = ", ".join(f"[hypervisor.{name}]" for name, _ in tables)
+            self.fail(f"several hypervisor tables ({names}): kata-runtime would use one of "
+                      "them at random", ("hypervisor", tables[1][0]), code="KC105",
+                      hint="keep exactly one [hypervisor.<name>] table")
         for name, values in tables:
             if name in HYPERVISOR_TYPES:
                 hv_type = name

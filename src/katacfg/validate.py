@@ -52,8 +52,11 @@ def check_hypervisor_sanity(cfg: Config, ld: Loader) -> None:
         try:
             size = os.stat(path).st_size
         except OSError as exc:
-            ld.fail(errno_text(exc.errno or 0), table + (key,), code="KC052",
-                    hint=f"{key} {path} cannot be read")
+            hint = f"{key} {path} cannot be read"
+            if not ld.raw.tables.get("hypervisor"):
+                hint = ("the file has no [hypervisor.*] table, so Kata used its built-in "
+                        f"defaults, whose {hint}")
+            ld.fail(errno_text(exc.errno or 0), table + (key,), code="KC052", hint=hint)
             return
         if size == 0:
             ld.fail(f"image {quote(path)} is empty", table + (key,), code="KC052",
