@@ -429,3 +429,20 @@ def test_use_vsock_annotation_changes_only_the_hypervisor_flag(root):
     cfg = resolve(root, {H + "use_vsock": "true"})
     assert cfg.hypervisor.use_vsock is True
     assert (cfg.agent.use_vsock, cfg.proxy.type) == (False, "kataProxy")
+
+
+def test_config_path_is_reported_as_the_pods_choice(root):
+    other = write_config(root, config_text(root), "other.toml")
+    cfg = resolve(root, {"io.katacontainers.config_path": other}, mode="shimv2")
+    [o] = cfg.annotations
+    assert o.status == "applied" and "not gated" in o.reason
+    assert any(d.code == "KC240" and d.severity == "warning" for d in cfg.diagnostics)
+    cfg = resolve(root, {"io.katacontainers.config_path": other})
+    assert cfg.annotations[0].status == "ignored"
+
+
+def test_a_refusal_keeps_what_each_annotation_did(root):
+    with pytest.raises(KataError) as info:
+        resolve(root, {H + "default_memory": "1024", H + "default_vcpus": "99"})
+    statuses = {o.name: o.status for o in info.value.outcomes}
+    assert statuses == {H + "default_vcpus": "refused", H + "default_memory": "not reached"}

@@ -59,6 +59,7 @@ class KataError(Exception):
         self.key = key
         self.hint = hint
         self.code = code
+        self.outcomes: tuple[object, ...] = ()  # resolve: what each annotation did so far
 
     def with_location(self, **kw: object) -> KataError:
         """Return a copy carrying extra location facts (never changing the text)."""

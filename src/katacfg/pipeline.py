@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 from collections.abc import Mapping
 
 from katacfg.cri import POD_CONTAINER, container_type
-from katacfg.errors import KataError
+from katacfg.errors import Diagnostic, KataError
 from katacfg.loader import load
 from katacfg.model import AnnotationOutcome, Config
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
@@ -62,9 +62,40 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
         if cfg.hypervisor_type in _ZERO_VALUE_CHECK:
             ann.apply_hypervisor_defaults(values["hypervisor"])
     except KataError as exc:
-        raise exc.with_location(file=exc.file or cfg.path) from None
+        err = exc.with_location(file=exc.file or cfg.path)
+        for name, value in annotations.items():
+            outcomes.setdefault(name, AnnotationOutcome(
+                name, value, "refused" if name == exc.key else "not reached",
+                exc.text if name == exc.key else "Kata stops at the first refusal"))
+        err.outcomes = tuple(outcomes[n] for n in annotations)
+        raise err from None
+    _config_path_outcome(cfg, annotations, outcomes)
     ann.classify(annotations, outcomes)
     changed = {name: type(getattr(cfg, name))(**section)
                for name, section in values.items() if section != before[name]}
+    diagnostics = cfg.diagnostics
+    if outcomes.get(CONFIG_PATH_ANNOTATION, None) and \
+            outcomes[CONFIG_PATH_ANNOTATION].status == "applied":
+        diagnostics += (Diagnostic(
+            "warning", "KC240", f"the pod chose its Kata configuration file "
+            f"({annotations[CONFIG_PATH_ANNOTATION]}) with {CONFIG_PATH_ANNOTATION}, which "
+            "enable_annotations does not restrict", cfg.path, key=CONFIG_PATH_ANNOTATION,
+            hint="strip this annotation in the CRI layer if pods must not choose"),)
     return cfg.replace(container_type=kind, annotations=tuple(outcomes[n] for n in annotations),
-                       **changed)
+                       diagnostics=diagnostics, **changed)
+
+
+def _config_path_outcome(cfg: Config, annotations: Mapping[str, str],
+                         outcomes: dict[str, AnnotationOutcome]) -> None:
+    value = annotations.get(CONFIG_PATH_ANNOTATION)
+    if value is None:
+        return
+    if cfg.mode != "shimv2":
+        reason = "only containerd-shim-kata-v2 reads it; kata-runtime ignores it"
+        status = "ignored"
+    elif not value:
+        reason, status = "an empty value counts as absent", "ignored"
+    else:
+        reason, status = "this pod chose its configuration file (not gated)", "applied"
+    outcomes[CONFIG_PATH_ANNOTATION] = AnnotationOutcome(CONFIG_PATH_ANNOTATION, value, status,
+                                                         reason)

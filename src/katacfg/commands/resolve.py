@@ -93,9 +93,13 @@ def run(args: argparse.Namespace) -> int:
     except KataError as exc:
         if args.json:
             sys.stdout.write(json.dumps(exc.as_dict(), indent=2) + "\n")
+        elif exc.outcomes:
+            from katacfg.reports.resolve_view import outcome_lines
+
+            sys.stdout.write("\n".join(["annotations:", *outcome_lines(exc.outcomes)]) + "\n")
         sys.stderr.write(exc.one_line() + "\n")
         return 1
-    print_notes(cfg.diagnostics, only=("KC004",))
+    print_notes(cfg.diagnostics, only=("KC004", "KC240"))
     if args.json:
         from katacfg.render import contract_dict
 

@@ -5,7 +5,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from katacfg.model import Config
+from katacfg.model import AnnotationOutcome, Config
 from katacfg.options.globals import ASSET_HASH_TYPE_ANNOTATION, HASH_ANNOTATIONS
 from katacfg.render import contract_dict
 
@@ -20,6 +20,21 @@ def _fmt(value: Any) -> str:
     return repr(value)
 
 
+def outcome_lines(outcomes: tuple[AnnotationOutcome, ...]) -> list[str]:
+    """One line per annotation: applied (old -> new), refused (why), ignored (why)."""
+    width = max(len(o.name) for o in outcomes)
+    lines = []
+    for o in outcomes:
+        if o.status == "applied" and o.key:
+            what = f"{_fmt(o.old)} -> {_fmt(o.new)}"
+            if o.reason:
+                what += f"  ({o.reason})"
+        else:
+            what = o.reason
+        lines.append(f"  {o.status:11} {o.name:{width}}  {what}")
+    return lines
+
+
 def human_view(cfg: Config, host: Any) -> str:
     lines = [
         f"configuration: {cfg.path}",
@@ -31,15 +46,7 @@ def human_view(cfg: Config, host: Any) -> str:
     if cfg.annotations:
         lines.append("")
         lines.append("annotations:")
-        width = max(len(o.name) for o in cfg.annotations)
-        for o in cfg.annotations:
-            if o.status == "applied" and o.key:
-                what = f"{_fmt(o.old)} -> {_fmt(o.new)}"
-                if o.reason:
-                    what += f"  ({o.reason})"
-            else:
-                what = o.reason
-            lines.append(f"  {o.status:8} {o.name:{width}}  {what}")
+        lines += outcome_lines(cfg.annotations)
         names = {o.name for o in cfg.annotations}
         if ASSET_HASH_TYPE_ANNOTATION in names or names & set(HASH_ANNOTATIONS):
             lines.append("  note: Kata 1.x ignores asset_hash_type; asset hashes are always "
