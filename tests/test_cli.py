@@ -184,18 +184,21 @@ def test_resolve_human_view_lists_each_annotation(root, good):
             "-a", "example.com/owner=me")
     assert p.returncode == 0, p.stderr
     out = p.stdout
-    assert "applied  io.katacontainers.config.hypervisor.default_vcpus" in out and "1 -> 2" in out
-    assert "ignored  io.katacontainers.config.hypervisor.enable_vhost_user_store" in out
+    assert "applied     io.katacontainers.config.hypervisor.default_vcpus" in out
+    assert "1 -> 2" in out
+    assert "ignored     io.katacontainers.config.hypervisor.enable_vhost_user_store" in out
     assert "always SHA-512" in out
-    assert "passed   example.com/owner" in out
+    assert "passed      example.com/owner" in out
 
 
 def test_resolve_refusal_human_line_keeps_the_reference_text(root, good):
     p = run("--kata-config", good, "resolve", "--host-cpus", "2",
             "-a", "io.katacontainers.config.hypervisor.default_vcpus=3")
-    assert p.returncode == 1 and p.stdout == ""
-    assert ("Number of cpus 3 specified in annotation default_vcpus is greater than the number "
-            "of CPUs 2 on the system") in p.stderr
+    text = ("Number of cpus 3 specified in annotation default_vcpus is greater than the number "
+            "of CPUs 2 on the system")
+    assert p.returncode == 1 and text in p.stderr and len(p.stderr.splitlines()) == 1
+    assert p.stdout.splitlines() == [
+        "annotations:", f"  refused     io.katacontainers.config.hypervisor.default_vcpus  {text}"]
 
 
 def test_no_command_prints_usage():
