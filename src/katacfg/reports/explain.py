@@ -252,14 +252,18 @@ def _fmt(value: Any) -> str:
     return repr(_jsonable(value))
 
 
+_FRONT_ENDS = {"cli": "kata-runtime", "shimv2": "containerd-shim-kata-v2"}
+
+
 def _pod_lines(pod: PodReport, indent: str = "") -> list[str]:
     verdict = "starts" if pod.starts else f"FAILS ({pod.failure_stage}): {pod.failure}"
     lines = [f"{indent}{pod.object}  [{pod.location}]  runtimeClassName: "
              f"{pod.runtime_class or '-'}"]
+    front = _FRONT_ENDS.get(pod.mode, pod.mode)
     if pod.runtime:
-        lines.append(f"{indent}  via {pod.runtime}, Kata {pod.mode}: {pod.kata_config}")
+        lines.append(f"{indent}  via {pod.runtime}; {front} loads {pod.kata_config}")
     elif pod.kata_config:
-        lines.append(f"{indent}  Kata {pod.mode}: {pod.kata_config}")
+        lines.append(f"{indent}  {front} loads {pod.kata_config}")
     for note in pod.notes:
         lines.append(f"{indent}  warning: {note}")
     for o in pod.outcomes:
