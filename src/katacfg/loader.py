@@ -23,7 +23,7 @@ from katacfg.options.runtime import NETWORK_MODELS, RuntimeConfig
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, Protocol
 
     class HostFacts(Protocol):
@@ -255,11 +255,7 @@ class Loader:
             return ProxyConfig(type=comp.BUILTIN_PROXY, path="",
                                enable_debug=bool(rt.get("enable_debug", False)))
         proxy = ProxyConfig(type=comp.KATA_PROXY, path="", enable_debug=False)
-        for name, values in tables:
-            if name != comp.COMPONENT_TABLE:
-                self.fail(f"{name} proxy type not supported", ("proxy", name), code="KC041",
-                          hint="the only proxy table is [proxy.kata]")
-                continue
+        for name, values in self._kata_tables("proxy", "{} proxy type not supported"):
             path = self.resolve(values.get("path") or comp.DEFAULT_PROXY_PATH,
                                 ("proxy", name, "path"), prefix=False)
             proxy = ProxyConfig(type=comp.KATA_PROXY, path=path,
@@ -272,11 +268,7 @@ class Loader:
             self._ignored_in_shimv2("agent", tables)
             return AgentConfig(long_live_conn=True, use_vsock=hyp.use_vsock)
         agent = AgentConfig()
-        for name, values in tables:
-            if name != agent_opts.AGENT_TYPE:
-                self.fail(f"{name} agent type is not supported", ("agent", name),
-                          code="KC041", hint="the only agent table is [agent.kata]")
-                continue
+        for _, values in self._kata_tables("agent", "{} agent type is not supported"):
             agent = AgentConfig(
                 use_vsock=hyp.use_vsock,
                 enable_debug=values.get("enable_debug", False),
@@ -293,11 +285,7 @@ class Loader:
             self._ignored_in_shimv2("shim", tables)
             return ShimConfig(type=comp.BUILTIN_SHIM, path="", configured=True)
         shim = ShimConfig(type=comp.KATA_SHIM, path="", configured=False)
-        for name, values in tables:
-            if name != comp.COMPONENT_TABLE:
-                self.fail(f"{name} shim is not supported", ("shim", name), code="KC041",
-                          hint="the only shim table is [shim.kata]")
-                continue
+        for name, values in self._kata_tables("shim", "{} shim is not supported"):
             path = self.resolve(values.get("path") or comp.DEFAULT_SHIM_PATH,
                                 ("shim", name, "path"))
             shim = ShimConfig(type=comp.KATA_SHIM, path=path,
@@ -305,6 +293,15 @@ class Loader:
                               enable_tracing=values.get("enable_tracing", False),
                               configured=True)
         return shim
+
+    def _kata_tables(self, section: str, refusal: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The [section.kata] tables; any other name is refused with `refusal` (the CLI)."""
+        for name, values in self.raw.tables.get(section, []):
+            if name != comp.COMPONENT_TABLE:
+                self.fail(refusal.format(name), (section, name), code="KC041",
+                          hint=f"the only {section} table is [{section}.{comp.COMPONENT_TABLE}]")
+                continue
+            yield name, values
 
     def _ignored_in_shimv2(self, section: str, tables: list[tuple[str, dict[str, Any]]]) -> None:
         for name, values in tables:
