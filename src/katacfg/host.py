@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+from katacfg.gocompat.fspath import errno_text, go_os_error
 from katacfg.gocompat.strings import fields, trim_space
 from katacfg.records import Record
 
@@ -65,20 +66,6 @@ _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345678
 
 _trim = trim_space
 _fields = fields
-
-
-def errno_text(err: OSError | int) -> str:
-    """Go's syscall.Errno text: the C message with a lower-case first letter."""
-    code = err if isinstance(err, int) else err.errno
-    if code is None:
-        return str(err)
-    text = os.strerror(code)
-    return text[:1].lower() + text[1:]
-
-
-def go_path_error(op: str, path: str, err: OSError) -> str:
-    """Go *os.PathError text, e.g. `open /proc/version: no such file or directory`."""
-    return f"{op} {path}: {errno_text(err)}"
 
 
 def find_word(haystack: str, needle: str) -> bool:
@@ -236,10 +223,10 @@ class Host:
                 data = f.read()
         except IsADirectoryError as err:
             self._cache["errno:" + logical] = err.errno
-            return Fact(None, go_path_error("read", logical, err))
+            return Fact(None, go_os_error("read", logical, err))
         except OSError as err:
             self._cache["errno:" + logical] = err.errno
-            return Fact(None, go_path_error("open", logical, err))
+            return Fact(None, go_os_error("open", logical, err))
         return Fact(data.decode("utf-8", "surrogateescape"))
 
     def read_errno(self, logical: str) -> int | None:
@@ -587,18 +574,18 @@ class Host:
         try:
             fd = os.open(self.path(KVM_DEVICE), os.O_RDWR | os.O_CLOEXEC)
         except OSError as err:
-            return KvmProbe(errno_text(err), None, None, None)
+            return KvmProbe(errno_text(err.errno), None, None, None)
         try:
             api: int | None = None
             api_error: str | None = None
             try:
                 api = fcntl.ioctl(fd, KVM_GET_API_VERSION, 0)
             except OSError as err:
-                api_error = errno_text(err)
+                api_error = errno_text(err.errno)
             try:
                 vm = fcntl.ioctl(fd, KVM_CREATE_VM, 0)
             except OSError as err:
-                return KvmProbe(None, api, api_error, errno_text(err))
+                return KvmProbe(None, api, api_error, errno_text(err.errno))
             os.close(vm)
             return KvmProbe(None, api, api_error, None)
         finally:

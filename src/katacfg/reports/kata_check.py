@@ -355,12 +355,12 @@ def check_host(host: Host, hypervisor_type: str = "qemu", *, extras: bool = True
 def _acrn_open_error(host: Host) -> str | None:
     import os
 
-    from katacfg.host import errno_text
+    from katacfg.gocompat.fspath import errno_text
 
     try:
         fd = os.open(host.path("/dev/acrn_vhm"), os.O_RDWR | os.O_CLOEXEC)
     except OSError as err:
-        return errno_text(err)
+        return errno_text(err.errno)
     os.close(fd)
     return None
 

@@ -207,19 +207,13 @@ class ProbeResult(Record):
         return None
 
 
-def _errno_text(err: OSError) -> str:
-    """Go's text for an errno: strerror with a lower-case first letter."""
-    if err.errno is None:
-        return str(err)
-    text = os.strerror(err.errno)
-    return text[:1].lower() + text[1:]
-
-
 def _exec_error(path: str, err: OSError) -> str:
     """Go's exec error text for a binary that cannot be started."""
     if "/" not in path:
         return f'exec: "{path}": executable file not found in $PATH'
-    return f"fork/exec {path}: {_errno_text(err)}"
+    from katacfg.gocompat.fspath import errno_text
+
+    return f"fork/exec {path}: {errno_text(err.errno)}"
 
 
 def _status_text(status: int) -> str:
