@@ -49,7 +49,7 @@ class Opt:
         parser.add_argument(*self.flags, **kw)
 
 
-GLOBAL_OPTIONS = (
+GLOBAL_OPTIONS: tuple[Opt, ...] = (
     Opt(("--kata-config",), "kata_config", value=True, metavar="PATH",
         help="use this configuration file instead of the default paths"),
     Opt((SHOW_PATHS_FLAG,), "kata_show_default_config_paths",
@@ -136,7 +136,7 @@ def _formatter(prog: str):  # -> argparse.HelpFormatter
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
         except (AttributeError, ValueError, OSError):
             columns = 80
     return argparse.HelpFormatter(prog, width=max(columns - 2, 40))

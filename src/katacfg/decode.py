@@ -102,7 +102,7 @@ def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dic
         # unifyMap returns nil for a non-map value: Go ignores `hypervisor = 5` silently.
         raw.diagnostics.append(Diagnostic(
             "warning", "KC102", f"`{top_key}` is not a table; Kata ignores it",
-            raw.path, *(pos.get((top_key,)) or (None, None)), key=top_key,
+            raw.path, *_line_col(pos.get((top_key,))), key=top_key,
             hint=f"write [{section}.<name>] tables"))
         return
     for name, table in value.items():
@@ -145,11 +145,15 @@ def _decode_struct(raw: RawConfig, section: str, src: tuple[str, ...], value: An
         if name != key:
             raw.diagnostics.append(Diagnostic(
                 "note", "KC103", f"`{key}` is accepted as `{name}` (Kata matches keys "
-                "case-insensitively)", raw.path, *(kpos or (None, None)),
+                "case-insensitively)", raw.path, *_line_col(kpos),
                 key=".".join(src + (key,)), hint=f"spell it `{name}`"))
         if kpos is not None:
             raw.positions[canon + (name,)] = kpos
     return out
+
+
+def _line_col(pos: Pos | None) -> tuple[int | None, int | None]:
+    return pos if pos is not None else (None, None)
 
 
 class _TypeProblem(Exception):
@@ -206,4 +210,4 @@ def _unknown(raw: RawConfig, src: tuple[str, ...], where: Pos | None, valid: lis
     raw.diagnostics.append(Diagnostic(
         "warning", "KC101" if what == "key" else "KC100",
         f"unknown {what} `{'.'.join(src)}` (Kata 1.x ignores it silently)",
-        raw.path, *(where or (None, None)), key=".".join(src), hint=hint))
+        raw.path, *_line_col(where), key=".".join(src), hint=hint))

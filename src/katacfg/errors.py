@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from katacfg.records import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from katacfg.model import AnnotationOutcome
+
 # Stages of the pipeline, in order (CONTRACT.md section 3).
 STAGES = ("load", "container_type", "annotations", "assets", "hypervisor")
 
@@ -59,11 +63,11 @@ class KataError(Exception):
         self.key = key
         self.hint = hint
         self.code = code
-        self.outcomes: tuple[object, ...] = ()  # resolve: what each annotation did so far
+        self.outcomes: tuple[AnnotationOutcome, ...] = ()  # resolve: each annotation so far
 
     def with_location(self, **kw: object) -> KataError:
         """Return a copy carrying extra location facts (never changing the text)."""
-        fields = dict(
+        fields: dict[str, object] = dict(
             stage=self.stage, file=self.file, line=self.line, column=self.column,
             key=self.key, hint=self.hint, code=self.code,
         )

@@ -134,6 +134,10 @@ class Host:
     """Facts about one host. Immutable: facts never change once read; overrides make a copy."""
 
     __slots__ = ("root", "_real", "_overrides", "_cache")
+    root: str
+    _real: bool
+    _overrides: dict[str, Any]
+    _cache: dict[str, Any]
 
     def __init__(self, root: str = "/", overrides: dict[str, Any] | None = None,
                  *, real: bool | None = None) -> None:
