@@ -81,3 +81,23 @@ NAMES = sorted(ANNOTATIONS_BY_NAME) + [
        mode=st.sampled_from(["cli", "shimv2"]))
 def test_any_annotations_give_a_result_or_one_refusal(root, capsys, annotations, mode):
     run_resolve(root, config_text(root), annotations, mode, capsys)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=4),
+       junk=st.sampled_from(["", "\n[runtime\n", "\nx.y = 1\n", "\n[foo]\nbar = [1, 2]\n"]))
+def test_lint_reports_instead_of_crashing(root, edits, junk):
+    from katacfg.reports.lint import lint_file, render_sarif
+    from tests.helpers import host
+
+    text = config_text(root)
+    for (section, key), value in edits:
+        header = f"[{TABLES[section]}]"
+        text = text.replace(header, f"{header}\n{key} = {value}", 1)
+    path = root / "lint.toml"
+    path.write_text(text + junk)
+    result = lint_file(str(path), host())
+    json.loads(render_sarif([result]))
+    for d in result.diagnostics:
+        assert d.severity in ("error", "warning", "note") and d.code
