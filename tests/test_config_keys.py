@@ -679,3 +679,10 @@ def test_lenient_load_collects_problems_in_reference_order(root):
     with pytest.raises(KataError) as info:
         katacfg.load(path, host=host())
     assert info.value.text == texts[0]
+
+
+def test_refusals_say_whether_this_host_or_the_file_is_at_fault(root):
+    path = write_config(root, config_text(root, hypervisor_qemu={"kernel": "/no/kernel",
+                                                                 "block_device_driver": "ide"}))
+    cfg = katacfg.load(path, host=host(), strict=False)
+    assert [(p.code, p.host) for p in cfg.problems] == [("KC030", True), ("KC034", False)]

@@ -53,6 +53,7 @@ class KataError(Exception):
         key: str | None = None,
         hint: str | None = None,
         code: str = "KC001",
+        host: bool = False,
     ) -> None:
         super().__init__(text)
         self.text = text
@@ -63,13 +64,14 @@ class KataError(Exception):
         self.key = key
         self.hint = hint
         self.code = code
+        self.host = host  # caused by this host (a missing file or device), not by the file
         self.outcomes: tuple[AnnotationOutcome, ...] = ()  # resolve: each annotation so far
 
     def with_location(self, **kw: object) -> KataError:
         """Return a copy carrying extra location facts (never changing the text)."""
         fields: dict[str, object] = dict(
             stage=self.stage, file=self.file, line=self.line, column=self.column,
-            key=self.key, hint=self.hint, code=self.code,
+            key=self.key, hint=self.hint, code=self.code, host=self.host,
         )
         fields.update({k: v for k, v in kw.items() if v is not None})
         return KataError(self.text, **fields)  # type: ignore[arg-type]

@@ -120,7 +120,7 @@ class Loader:
 
     # -- recording --------------------------------------------------------------------
     def fail(self, text: str, where: tuple[str, ...] = (), *, prefix: bool = False,
-             hint: str | None = None, code: str = "KC020") -> None:
+             hint: str | None = None, code: str = "KC020", host: bool = False) -> None:
         """Record a refusal; `prefix` adds "<cfg>: " as the reference does for some."""
         pos = self.raw.positions.get(where) if where else None
         if pos is None and len(where) > 1:
@@ -130,7 +130,7 @@ class Loader:
         self.problems.append(KataError(
             text, "load", file=self.raw.path, line=pos[0] if pos else None,
             column=pos[1] if pos and where in self.raw.positions else None,
-            key=".".join(where) if where else None, hint=hint, code=code))
+            key=".".join(where) if where else None, hint=hint, code=code, host=host))
 
     def note(self, severity: str, code: str, message: str, where: tuple[str, ...] = (),
              hint: str | None = None) -> None:
@@ -149,7 +149,7 @@ class Loader:
         try:
             return resolve_path(value)
         except GoPathError as exc:
-            self.fail(str(exc), where, prefix=prefix, code="KC030",
+            self.fail(str(exc), where, prefix=prefix, code="KC030", host=True,
                       hint=hint or f"{where[-1]} must name an existing file")
             return abs_path(value) if value else value
 
@@ -505,9 +505,10 @@ def _image_initrd(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any])
                 "supported", at + ("initrd",), prefix=True, code="KC033",
                 hint="keep only one of image and initrd")
     elif initrd_err and image_err:
+        missing = [e for e in (initrd_err, image_err) if not e.endswith("is not set")]
         ld.fail(f"Either initrd or image must be set to a valid path (initrd: {initrd_err}) "
                 f"(image: {image_err})", at + ("image",), prefix=True, code="KC033",
-                hint="set image (or initrd) to an existing file")
+                hint="set image (or initrd) to an existing file", host=bool(missing))
         v["image"], v["initrd"] = raw.get("image", ""), raw.get("initrd", "")
     else:
         dropped = "image" if image_err else "initrd"
@@ -545,7 +546,7 @@ def _pflashes(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> 
             resolve_path(entry)
         except GoPathError:
             ld.fail(f"pflash path doesn't exist: {entry}", ("hypervisor", kind, "pflashes"),
-                    prefix=True, code="KC030", hint="every pflashes entry must exist")
+                    prefix=True, code="KC030", hint="every pflashes entry must exist", host=True)
             return
 
 
@@ -598,7 +599,7 @@ def _qemu_vsock(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -
 def _fc_vsock(ld: Loader, kind: str, raw: dict[str, Any], v: dict[str, Any]) -> None:
     if not ld.host.vhost_vsock:
         ld.fail("No vsock support, firecracker cannot be used", ("hypervisor", kind),
-                prefix=True, code="KC036", hint="load the vhost_vsock kernel module")
+                prefix=True, code="KC036", hint="load the vhost_vsock kernel module", host=True)
 
 
 HYPERVISOR_STEPS: dict[str, tuple[Step, ...]] = {

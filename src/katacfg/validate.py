@@ -56,7 +56,8 @@ def check_hypervisor_sanity(cfg: Config, ld: Loader) -> None:
             if not ld.raw.tables.get("hypervisor"):
                 hint = ("the file has no [hypervisor.*] table, so Kata used its built-in "
                         f"defaults, whose {hint}")
-            ld.fail(errno_text(exc.errno or 0), table + (key,), code="KC052", hint=hint)
+            ld.fail(errno_text(exc.errno or 0), table + (key,), code="KC052", hint=hint,
+                    host=True)
             return
         if size == 0:
             ld.fail(f"image {quote(path)} is empty", table + (key,), code="KC052",

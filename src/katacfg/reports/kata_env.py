@@ -34,8 +34,6 @@ RUNTIME_VERSION = {FORMAT_VERSION: "1.13.0-alpha0", FORMAT_172: "1.7.2"}
 OCI_VERSION = "1.0.1-dev"
 NO_PROXY = "noProxy"
 
-# refusals that describe this host (a file or device missing), not the configuration
-HOST_PROBLEM_CODES = frozenset({"KC030", "KC036", "KC052"})
 
 # 1.7.2's default guest kernel parameters for an image boot (pkg/katautils/create.go)
 SYSTEMD_PARAMS_172: tuple[tuple[str, str], ...] = (
@@ -116,11 +114,7 @@ def component_paths(config: Any) -> dict[str, str]:
 
 def is_host_problem(err: Any) -> bool:
     """A refusal caused by this host (a missing asset or device), not by the file's content."""
-    code = getattr(err, "code", "")
-    text = getattr(err, "text", str(err))
-    if code in HOST_PROBLEM_CODES:
-        return True
-    return code == "KC033" and "does not exist" in text and "both" not in text
+    return bool(getattr(err, "host", False))
 
 
 def kernel_params_172(config: Any) -> tuple[tuple[str, str], ...]:
