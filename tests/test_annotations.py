@@ -446,3 +446,12 @@ def test_a_refusal_keeps_what_each_annotation_did(root):
         resolve(root, {H + "default_memory": "1024", H + "default_vcpus": "99"})
     statuses = {o.name: o.status for o in info.value.outcomes}
     assert statuses == {H + "default_vcpus": "refused", H + "default_memory": "not reached"}
+
+
+def test_shimv2_reads_kata_conf_file_when_nothing_else_names_a_file(root, monkeypatch):
+    other = write_config(root, config_text(root, runtime={"enable_debug": True}), "env.toml")
+    monkeypatch.setenv("KATA_CONF_FILE", other)
+    assert katacfg.resolve(None, {}, host=host(), mode="shimv2").path == other
+    base = write_config(root, config_text(root))
+    assert katacfg.resolve(base, {}, host=host(), mode="shimv2").path == base  # CRI option wins
+    assert katacfg.load(None, host=host(), mode="cli", fallback=True, strict=False).path != other

@@ -9,6 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from katacfg.loader import HostFacts
 
+import os
 from collections.abc import Mapping
 
 from katacfg.cri import POD_CONTAINER, container_type
@@ -26,13 +27,17 @@ def resolve(path: str | None = None, annotations: Mapping[str, str] | None = Non
             fallback: bool = False) -> Config:
     """The configuration a sandbox gets: the file as loaded, then the pod's annotations.
 
-    In shimv2 mode a non-empty `io.katacontainers.config_path` annotation replaces `path`.
+    In shimv2 mode the file is chosen as containerd-shim-kata-v2 does (config-files.md 3):
+    a non-empty `io.katacontainers.config_path` annotation, else `path` (the CRI runtime's
+    ConfigPath option), else $KATA_CONF_FILE, else the default paths.
     Raises KataError (with `.stage`) where the reference refuses.
     """
     annotations = dict(annotations or {})
-    if mode == "shimv2" and annotations.get(CONFIG_PATH_ANNOTATION):
-        path = annotations[CONFIG_PATH_ANNOTATION]
-        fallback = False
+    if mode == "shimv2":
+        chosen = annotations.get(CONFIG_PATH_ANNOTATION) or path or os.environ.get(
+            "KATA_CONF_FILE")
+        if chosen and chosen != path:
+            path, fallback = chosen, False
     if host is None:
         from katacfg.host import Host
 
