@@ -199,3 +199,15 @@ def test_lint_never_changes_the_file(root):
     before = Path(path).read_bytes(), os.stat(path).st_mtime_ns
     run("lint", "--format", "sarif", path)
     assert (Path(path).read_bytes(), os.stat(path).st_mtime_ns) == before
+
+
+def test_every_code_used_is_in_the_catalogue():
+    import re
+
+    from katacfg.codes import CODES
+
+    src = Path(__file__).resolve().parent.parent / "src" / "katacfg"
+    used = set()
+    for path in src.rglob("*.py"):
+        used |= set(re.findall(r'"(K[CLRM][0-9]{3})"', path.read_text()))
+    assert used <= set(CODES), sorted(used - set(CODES))

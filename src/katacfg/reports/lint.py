@@ -299,12 +299,14 @@ def render_sarif(results: list[LintResult]) -> str:
     import json
 
     from katacfg import __version__
+    from katacfg.codes import CODES
 
     rules: dict[str, dict[str, Any]] = {}
     out_results = []
     for r in results:
         for d in r.diagnostics:
-            rules.setdefault(d.code, {"id": d.code, "shortDescription": {"text": d.code},
+            rules.setdefault(d.code, {"id": d.code,
+                                      "shortDescription": {"text": CODES.get(d.code, d.code)},
                                       "helpUri": "https://github.com/kata-containers/runtime"})
             region: dict[str, int] = {}
             if d.line:
