@@ -206,42 +206,20 @@ class Document(Record):
     positions: dict
 
 
+# Python type of a decoded value -> Go's %T of what the Go decoder holds (bool before int,
+# TableArray before list: the more specific type first).
+_GO_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "bool"), (str, "string"), (int, "int64"), (float, "float64"),
+    (GoDatetime, "time.Time"), (TableArray, "[]map[string]interface {}"),
+    (list, "[]interface {}"), (dict, "map[string]interface {}"),
+)
+
+
 def go_type_name(value: object) -> str:
     """Go's ``%T`` of the value the Go decoder holds for ``value``."""
-    t = type(value)
-    if t is str:
-        return "string"
-    if t is bool:
-        return "bool"
-    if t is int:
-        return "int64"
-    if t is float:
-        return "float64"
-    if t is dict:
-        return "map[string]interface {}"
-    if t is TableArray:
-        return "[]map[string]interface {}"
-    if t is list:
-        return "[]interface {}"
-    if t is GoDatetime:
-        return "time.Time"
-    # subclasses, checked after the exact types
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, GoDatetime):
-        return "time.Time"
-    if isinstance(value, TableArray):
-        return "[]map[string]interface {}"
-    if isinstance(value, list):
-        return "[]interface {}"
-    if isinstance(value, dict):
-        return "map[string]interface {}"
+    for cls, name in _GO_TYPE_NAMES:
+        if isinstance(value, cls):
+            return name
     raise TypeError(f"not a decoded TOML value: {type(value).__name__}")
 
 
