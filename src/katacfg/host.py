@@ -184,10 +184,6 @@ class Host:
 
     # ------------------------------------------------------------ plumbing
 
-    @property
-    def is_real(self) -> bool:
-        return self._real
-
     def path(self, logical: str) -> str:
         """The file for a logical absolute path ("/proc/cpuinfo") on this host."""
         if self.root == "/":
@@ -598,10 +594,6 @@ class Host:
     @property
     def kvm_usable(self) -> bool:
         return self.kvm.usable
-
-    @property
-    def kvm_reason(self) -> str:
-        return self.kvm.reason
 
     @property
     def smt_off(self) -> bool:

@@ -51,10 +51,10 @@ def lint_file(path: str, host: HostFacts, mode: str = "cli") -> LintResult:
         text = read_config(path)
         raw = decode(text, path)
     except KataError as exc:
-        result.diagnostics.append(_from_error(exc, path))
+        result.diagnostics.append(exc.as_diagnostic())
         return result
     cfg = Loader(raw, host, mode).run()
-    out = [_from_error(p, path) for p in cfg.problems]
+    out = [p.as_diagnostic() for p in cfg.problems]
     out += [d for d in cfg.diagnostics]
     for rule in RULES:
         out += rule(cfg, raw, host)
@@ -68,11 +68,6 @@ def lint_file(path: str, host: HostFacts, mode: str = "cli") -> LintResult:
     unique.sort(key=lambda d: (d.line or 0, d.column or 0, SEVERITY_ORDER[d.severity]))
     result.diagnostics = unique
     return result
-
-
-def _from_error(exc: KataError, path: str) -> Diagnostic:
-    return Diagnostic("error", exc.code, exc.text, exc.file or path, exc.line, exc.column,
-                      exc.key, exc.hint)
 
 
 class _Where:
