@@ -210,7 +210,7 @@ def _reference(ev: _Eval, host: Host, arch: str, vendor: str | None,
     if arch == "amd64":
         if vendor is None:
             got = host.cpuinfo
-            detail = (got.error if not got.ok
+            detail = (got.error or "" if not got.ok
                       else f"neither GenuineIntel nor AuthenticAMD occurs in {PROC_CPUINFO}")
             ev.checks.append(Check("cpu-type", "vendor", "Intel or AMD CPU", False, detail, True))
             ev.failed.append("CPU type vendor")

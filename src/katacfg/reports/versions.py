@@ -461,9 +461,10 @@ class Probes:
         except InterruptedError:
             return
         for fd, _ in events:
-            run = self._by_fd.get(fd)
-            if run is None:
+            found = self._by_fd.get(fd)
+            if found is None:
                 continue
+            run = found
             if fd == run.fd:
                 self._read(run)
             elif fd == run.pidfd:
