@@ -1,8 +1,11 @@
 """Shared test helpers: real files for a Kata install under a temporary root."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from katacfg.host import Host
 
@@ -120,3 +123,12 @@ def write_config(root: Path, text: str, name: str = "configuration.toml") -> str
 def host(cpus: int = 2, vsock: bool = False) -> Host:
     """The real host with its CPU count and vhost-vsock injected."""
     return Host.real().with_facts(cpus=cpus, vhost_vsock=vsock)
+
+
+def real_qemu() -> str:
+    """Debian's qemu-system-x86_64; tests that need it fail (never skip) without it."""
+    path = shutil.which("qemu-system-x86_64")
+    if path is None:
+        pytest.fail("qemu-system-x86_64 is not installed: run ./dev test, which installs "
+                    "Debian's qemu-system-x86 (these tests must run, not skip)")
+    return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from katacfg.host import Host
 from katacfg.reports.goencode import NIL
 from katacfg.reports.kata_env import FORMAT_172, build_report, component_paths, kernel_params_172
 from katacfg.reports.versions import Probes
+from tests.helpers import real_qemu
 
 DATA = Path(__file__).parent / "data"
 HOSTS = DATA / "hosts"
@@ -36,14 +36,6 @@ SEED_172 = dict(runtime_version="1.7.2", runtime_commit="9b9282693cfbcf70d442916
 
 QEMU_211 = ("QEMU emulator version 2.11.0\n"
             "Copyright (c) 2003-2017 Fabrice Bellard and the QEMU Project developers")
-
-
-def real_qemu() -> str:
-    path = shutil.which("qemu-system-x86_64")
-    if path is None:
-        pytest.fail("qemu-system-x86_64 is not installed: run ./dev test, which installs "
-                    "Debian's qemu-system-x86 (these tests must run, not skip)")
-    return path
 
 
 def _script(path: Path, stdout: str, exit_code: int = 0) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import pytest
@@ -21,6 +20,7 @@ from katacfg.reports.versions import (
     probe_versions,
     version_equal,
 )
+from tests.helpers import real_qemu
 
 
 def script(tmp_path, name: str, body: str) -> str:
@@ -28,14 +28,6 @@ def script(tmp_path, name: str, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body + "\n")
     path.chmod(0o755)
     return str(path)
-
-
-def real_qemu() -> str:
-    path = shutil.which("qemu-system-x86_64")
-    if path is None:
-        pytest.fail("qemu-system-x86_64 is not installed: run ./dev test, which installs "
-                    "Debian's qemu-system-x86 (these tests must run, not skip)")
-    return path
 
 
 # -- 4.2 parse rules -------------------------------------------------------------------
