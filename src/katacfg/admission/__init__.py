@@ -1,0 +1,1 @@
+"""Admission-time verdicts on Kata pods: node selection, admit, webhook and policy."""
