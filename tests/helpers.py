@@ -1,7 +1,9 @@
 """Shared test helpers: real files for a Kata install under a temporary root."""
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +134,17 @@ def real_qemu() -> str:
         pytest.fail("qemu-system-x86_64 is not installed: run ./dev test, which installs "
                     "Debian's qemu-system-x86 (these tests must run, not skip)")
     return path
+
+
+def as_unprivileged(argv: list[str], cwd: Path | str | None = None,
+                    timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run argv without the privileges that bypass file permissions, so that permission
+    cases really run under CI's root: as root, setpriv empties the capability bounding set
+    (no CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH: mode 000 refuses uid 0 as anyone else), and
+    the interpreter under /root stays usable. As another user, argv runs as it is."""
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.fail("setpriv (util-linux) is needed to run permission cases as root")
+        argv = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs", "--",
+                *argv]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=timeout)

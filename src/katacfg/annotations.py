@@ -8,7 +8,6 @@ parsed with Go's rules and refused, never clamped. Every annotation gets an outc
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 from katacfg.errors import KataError
@@ -257,19 +256,17 @@ def apply_assets(h: dict[str, Any], annotations: Mapping[str, str],
 
 
 def _sha512(path: str, key: str) -> str:
-    from katacfg.gocompat.fspath import go_os_error
+    """The asset's SHA-512, read in chunks (Go reads it whole: a huge file never fits)."""
+    from katacfg.safeio import FileRefused, sha512_hex
 
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        op = "read" if isinstance(exc, IsADirectoryError) else "open"
-        raise Refusal(go_os_error(op, path, exc), "assets", key=key, code="KC222",
-                      hint="the asset must be a readable file") from None
-    if not data:
+        digest, size = sha512_hex(path, "asset")
+    except FileRefused as exc:
+        raise Refusal(exc.text, "assets", key=key, code="KC222", hint=exc.hint) from None
+    if not size:
         raise Refusal(f"Empty asset file at {path}", "assets", key=key, code="KC222",
                       hint="the asset file is empty")
-    return hashlib.sha512(data).hexdigest()
+    return digest
 
 
 def apply_hypervisor_defaults(h: dict[str, Any]) -> None:

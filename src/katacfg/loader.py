@@ -7,8 +7,6 @@ and lint can show every problem at once.
 """
 from __future__ import annotations
 
-import os
-
 from katacfg.decode import RawConfig, decode
 from katacfg.errors import Diagnostic, KataError
 from katacfg.model import Config, deserialize_kernel_params
@@ -24,6 +22,7 @@ from katacfg.options.runtime import NETWORK_MODELS, RuntimeConfig
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from os import PathLike
     from typing import Any, Protocol
 
     class HostFacts(Protocol):
@@ -44,7 +43,8 @@ _GO_ZERO = {"string": "", "bool": False, "int32": 0, "uint32": 0, "uint": 0, "[]
 _TOML_ZERO = {o.key: _GO_ZERO[o.gotype] for o in _HV_OPTIONS}  # what Go holds for absent keys
 
 
-def load(path: str | None = None, *, host: HostFacts | None = None, mode: str = "cli",
+def load(path: str | PathLike[str] | None = None, *, host: HostFacts | None = None,
+         mode: str = "cli",
          strict: bool = True, fallback: bool = False, assume_files: bool = False) -> Config:
     """Load and normalise a configuration file as kata-runtime (cli) or the shim v2 does.
 
@@ -53,8 +53,11 @@ def load(path: str | None = None, *, host: HostFacts | None = None, mode: str = 
     `strict`; otherwise returns the configuration with `problems` filled. `assume_files`
     treats every path the file names as present (a node's configuration read elsewhere).
     """
+    from os import fspath
+
     from katacfg import discovery
 
+    path = None if path is None else fspath(path)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     notes: list[Diagnostic] = []
@@ -83,20 +86,14 @@ def load(path: str | None = None, *, host: HostFacts | None = None, mode: str = 
 
 
 def read_config(path: str) -> str:
-    """Read the file as Go's ioutil.ReadFile would, with Go's error texts."""
-    from katacfg.gocompat.fspath import go_os_error
+    """Read the file as Go's ioutil.ReadFile would (its error texts), bounded (safeio)."""
+    from katacfg.safeio import FileRefused, read_bytes
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise KataError(go_os_error("open", path, exc), "load", file=path, code="KC005",
-                        hint="the configuration file must be a readable file") from None
-    try:
-        with os.fdopen(fd, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise KataError(go_os_error("read", path, exc), "load", file=path, code="KC005",
-                        hint="the configuration file must be a readable file") from None
+        data = read_bytes(path, what="configuration file")
+    except FileRefused as exc:
+        raise KataError(exc.text, "load", file=path, code="KC005",
+                        hint=exc.hint) from None
     # Go keeps invalid UTF-8 bytes as they are; the TOML lexer then sees U+FFFD.
     return data.decode("utf-8", errors="replace")
 

@@ -22,7 +22,8 @@ from katacfg.options.globals import CONFIG_PATH_ANNOTATION
 _ZERO_VALUE_CHECK = ("qemu", "acrn", "clh")
 
 
-def resolve(path: str | None = None, annotations: Mapping[str, str] | None = None, *,
+def resolve(path: str | os.PathLike[str] | None = None,
+            annotations: Mapping[str, str] | None = None, *,
             host: HostFacts | None = None, mode: str = "cli",
             fallback: bool = False) -> Config:
     """The configuration a sandbox gets: the file as loaded, then the pod's annotations.
@@ -32,7 +33,12 @@ def resolve(path: str | None = None, annotations: Mapping[str, str] | None = Non
     ConfigPath option), else $KATA_CONF_FILE, else the default paths.
     Raises KataError (with `.stage`) where the reference refuses.
     """
+    path = None if path is None else os.fspath(path)
     annotations = dict(annotations or {})
+    for name, value in annotations.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"annotation {name!r}: keys and values must be str, not "
+                            f"{type(value if isinstance(name, str) else name).__name__}")
     if mode == "shimv2":
         chosen = annotations.get(CONFIG_PATH_ANNOTATION) or path or os.environ.get(
             "KATA_CONF_FILE")

@@ -112,11 +112,12 @@ def _start_probes_for(kata_config: str | None, probes: Any) -> None:
     path = guess_config_file(kata_config)
     if not path:
         return
+    from katacfg.safeio import FileRefused, read_text
+
     try:
-        with open(path, "rb") as f:
-            text = f.read(1 << 20).decode("utf-8", "replace")
-    except OSError:
-        return
+        text = read_text(path, what="configuration file")
+    except FileRefused:
+        return  # the loader reports it
     for binary in guess_component_paths(text):
         probes.start(binary)
 
@@ -243,5 +244,6 @@ def host_from_root(args: Any) -> Any:
     try:
         return Host.from_root(root)
     except (OSError, ValueError) as exc:
-        raise KataError(f"--host-root {root}: cannot read katacfg-host.json: {exc}",
-                        code="KC006") from None
+        raise KataError(str(exc), code="KC006",
+                        hint="see tests/data/hosts/README.md for the facts and their "
+                             "shapes") from None

@@ -53,29 +53,36 @@ def read_annotations(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _read_json(path: str, what: str) -> Any:
+    """A JSON file read through the bounded reader and decoded as Go's encoding/json does."""
+    from katacfg.gocompat.gojson import JSONError, loads
+    from katacfg.safeio import FileRefused, read_bytes
+
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: {what} is a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read {what}: {exc}") from None
+        data = read_bytes(path, what=what)
+    except FileRefused as exc:
+        if exc.errno == 2:
+            raise InputError(f"{path}: {what} not found") from None
+        raise InputError(f"{path}: cannot read {what}: {exc.text} (hint: {exc.hint})") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None
+        return loads(data)
+    except JSONError as exc:
+        where = f"{path}:{exc.line}:{exc.column}" if exc.line else path
+        raise InputError(f"{where}: malformed JSON: {exc.message}") from None
 
 
 def _string_map(data: Any, where: str) -> dict[str, str]:
+    from katacfg.gocompat.gojson import kind
+
     if not isinstance(data, dict):
         raise InputError(f"{where}: annotations must be a JSON object of strings, "
-                         f"not {type(data).__name__}")
+                         f"not {kind(data)}")
     for key, value in data.items():
         if not isinstance(value, str):
-            raise InputError(f"{where}: annotation {key!r} has a {type(value).__name__} value; "
-                             f"annotation values are strings (write {json.dumps(str(value))})")
+            shown = {"number": str(value), "bool": str(value).lower()}.get(kind(value), "")
+            fix = (f" (write {json.dumps(shown[:40] + ('...' if len(shown) > 40 else ''))})"
+                   if shown else "")
+            raise InputError(f"{where}: annotation {key!r} has a {kind(value)} value; "
+                             f"annotation values are strings{fix}")
     return dict(data)
 
 
