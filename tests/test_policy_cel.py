@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from katacfg.admission import policy
+from katacfg.admission.selection import Target, build_selection
 from katacfg.loader import load
 
 cel_mod = pytest.importorskip("cel_expr_python.cel")
@@ -95,8 +96,12 @@ def make(text: str | None = None, tmp_path: Path | None = None, *, node_cpus: in
         path = tmp_path / "configuration.toml"
         path.write_text(text)
     cfg = load(str(path), assume_files=True)
-    ps = policy.build(cfg, target or policy.target_for_class("kata"), node_cpus=node_cpus)
+    ps = policy.build(cfg, target or for_class("kata"), node_cpus=node_cpus)
     return policy.objects(ps, deny=deny)
+
+
+def for_class(name: str, mode: str = "shimv2") -> Target:
+    return build_selection(runtime_class=name, mode=mode).targets[0]
 
 
 QEMU = """[hypervisor.qemu]
@@ -208,7 +213,7 @@ def test_experimental_items() -> None:
     assert v.failures[0].startswith(
         f"Unsupported experimental feature newstore,x specified in annotation {key}")
     v = evaluate(objs, pod({key: ""}))
-    assert v.failures[0].startswith(f"Unsupported experimental feature  specified")
+    assert v.failures[0].startswith("Unsupported experimental feature  specified")
 
 
 def test_restricted_paths_as_glob_results(tmp_path: Path) -> None:

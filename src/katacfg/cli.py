@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "kata-check": ("check", "check whether this host can run Kata Containers", ("check",)),
     "lint": ("lint", "report every problem in configuration files, with file:line", ()),
     "explain": ("explain", "explain what Kubernetes pods get through containerd or CRI-O", ()),
+    "policy": ("policy", "generate a ValidatingAdmissionPolicy from the node's Kata "
+                         "configuration", ()),
 }
 SHOW_PATHS_FLAG = "--kata-show-default-config-paths"
 

@@ -29,6 +29,7 @@ from katacfg import cri
 from katacfg.admission import celcost as c
 from katacfg.admission import celgen as g
 from katacfg.admission.celgen import lit, lit_list
+from katacfg.admission.selection import Target
 from katacfg.gocompat import strconv
 from katacfg.gocompat.re2 import compile_go, regexp_contains
 from katacfg.model import Config
@@ -45,31 +46,15 @@ A = "object.metadata.annotations"
 HAS = "has(object.metadata.annotations)"
 HP_LEN = len(HYPERVISOR_PREFIX)
 API_VERSION = "admissionregistration.k8s.io/v1"
-MESSAGE_VALUE_MAX = 1024  # longest value quoted in a message (longer ones are cut)
+# Longest value quoted in a message (longer ones are cut): the API server falls back to
+# `message` when a messageExpression gives more than 5 KiB.
+MESSAGE_VALUE_MAX = 512
 
 # A kernel_params word with no name: '=' at the start or after Go white space
 # (unicode.IsSpace: \t-\r, U+0085 and the Unicode separators, Z).
 EMPTY_PARAM = "(?:^|[\\t-\\r\\x{85}\\p{Z}])="
 # Go strconv.ParseBool's spellings, from gocompat (one definition).
 BOOL_SPELLINGS = sorted(strconv._TRUE | strconv._FALSE)
-
-
-@dataclass(frozen=True)
-class Target:
-    """Pods whose annotations reach one Kata configuration through one CRI filter.
-
-    `runtime` is the CRI runtime handler (None: --runtime-class, every annotation reaches
-    Kata); `classes` the runtimeClassName values that select it; `default` whether pods
-    without a runtimeClassName get it too (it is the CRI's default runtime).
-    """
-
-    name: str
-    classes: tuple[str, ...]
-    kata_config: str | None = None
-    runtime: cri.RuntimeHandler | None = None
-    default: bool = False
-    mode: str = "shimv2"
-    workloads: tuple[cri.CrioWorkload, ...] = ()
 
 
 @dataclass
@@ -83,7 +68,9 @@ class Validation:
     cost: int = 0  # worst-case cel-go cost of `expression` (celcost)
 
     def as_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"expression": self.expression, "message": self.message,
+        # The API server refuses a message with a line break (a file name could hold one).
+        message = self.message.replace("\n", "\\n").replace("\r", "\\r")
+        d: dict[str, Any] = {"expression": self.expression, "message": message,
                              "reason": "Invalid"}
         if self.message_expression:
             d["messageExpression"] = self.message_expression
@@ -96,6 +83,7 @@ class PolicySet:
 
     target: Target
     match_condition: str
+    kata_file: str = ""  # the Kata configuration the rules come from
     refusals: list[Validation] = field(default_factory=list)
     notices: list[Validation] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what the generator could not express
@@ -134,11 +122,7 @@ class _Gen:
 
     def reaches(self, key: str) -> bool:
         """Whether the CRI passes a pod annotation with this key to Kata (generation time)."""
-        rt = self.target.runtime
-        if rt is None:
-            return True
-        passed, _ = cri.passed_annotations({key: ""}, rt, workloads=self.target.workloads)
-        return key in passed
+        return self.target.passes(key)
 
     def filter_rx(self) -> str | None:
         """containerd: anchored RE2 of the keys pod_annotations passes ("" = none; None =
@@ -187,24 +171,31 @@ class _Gen:
 
     # --- guards
 
-    def _ctype_keys(self) -> list[str]:
+    def _ctype_keys(self, deny: bool = False) -> list[str]:
+        """The container type keys of the pod that may reach Kata, in Kata's lookup order.
+
+        Without a CRI configuration the CRI is unknown: a pod is skipped when Kata's own
+        lookup over its annotations says pod container (never deny what Kata may accept),
+        and refused (`deny`) only for an unknown value of the first key, which every
+        model agrees reaches Kata first (the CRI adds its own type under a later key).
+        """
         rt = self.target.runtime
+        first, second = cri.CONTAINER_TYPE_KEYS[0], cri.CONTAINER_TYPE_KEYS[1]
         if rt is None:
-            return list(cri.CONTAINER_TYPE_KEYS)
+            return [first] if deny else list(cri.CONTAINER_TYPE_KEYS)
         if rt.manager == cri.CONTAINERD:
             return []  # containerd's own io.kubernetes.cri.container-type always wins
         keys = []
-        first = cri.CONTAINER_TYPE_KEYS[0]
         allowed = set(rt.allowed_annotations)
-        for w in self.target.workloads or rt.workloads:
+        for w in rt.workloads:
             allowed.update(w.allowed_annotations)
         if first in allowed:
             keys.append(first)
-        keys.append(cri.CONTAINER_TYPE_KEYS[1])  # a pod value replaces CRI-O's own
+        keys.append(second)  # a pod value replaces CRI-O's own
         return keys
 
-    def ctype_expr(self) -> str | None:
-        keys = self._ctype_keys()
+    def ctype_expr(self, deny: bool = False) -> str | None:
+        keys = self._ctype_keys(deny)
         if not keys:
             return None
         expr = "'sandbox'"
@@ -251,7 +242,8 @@ class _Gen:
 def build(cfg: Config, target: Target, *, node_cpus: int | None = None) -> PolicySet:
     """Every validation Kata's configuration `cfg` implies for pods of `target`."""
     gen = _Gen(cfg, target, node_cpus)
-    ps = PolicySet(target, match_condition(target))
+    ps = PolicySet(target, match_condition(target), gen.file)
+    ps.notes += [f"{target.describe()}"]
     _container_type(gen, ps)
     _gate(gen, ps)
     present = sorted((a for a in ALL_ANNOTATIONS if a.order), key=lambda a: a.order)
@@ -271,8 +263,9 @@ def build(cfg: Config, target: Target, *, node_cpus: int | None = None) -> Polic
 
 
 def match_condition(target: Target) -> str:
-    cond = f"has(object.spec.runtimeClassName) && object.spec.runtimeClassName in {lit_list(target.classes)}"
-    if not target.classes:
+    classes = list(target.runtime_classes)
+    cond = f"has(object.spec.runtimeClassName) && object.spec.runtimeClassName in {lit_list(classes)}"
+    if not classes:
         cond = "false"
     if target.default:
         cond = f"!has(object.spec.runtimeClassName) || ({cond})"
@@ -280,10 +273,10 @@ def match_condition(target: Target) -> str:
 
 
 def _container_type(gen: _Gen, ps: PolicySet) -> None:
-    ct = gen.ctype_expr()
+    ct = gen.ctype_expr(deny=True)
     if ct is None:
         return
-    keys = gen._ctype_keys()
+    keys = gen._ctype_keys(deny=True)
     choices = lit_list(list(cri.CONTAINER_TYPE_VALUES))
     text = "Unknown container type "
     where = f"Kata's container type detection ({', '.join(keys)}; allowed: " \
@@ -556,7 +549,7 @@ def objects(ps: PolicySet, *, deny: bool = False) -> list[dict[str, Any]]:
     """The ValidatingAdmissionPolicy and binding objects of one target."""
     from katacfg.admission import celcost
 
-    base = _object_name(ps.target.name)
+    base = _object_name(target_name(ps.target))
     out = []
     for suffix, validations, actions in (
             ("", ps.refusals, ["Deny"] if deny else ["Warn", "Audit"]),
@@ -572,9 +565,8 @@ def objects(ps: PolicySet, *, deny: bool = False) -> list[dict[str, Any]]:
                 "name": name,
                 "labels": {"app.kubernetes.io/managed-by": "katacfg"},
                 "annotations": {
-                    "katacfg.io/kata-config": ps.target.kata_config or "",
-                    "katacfg.io/runtime-handler": (ps.target.runtime.name
-                                                   if ps.target.runtime else ""),
+                    "katacfg.io/kata-config": ps.kata_file,
+                    "katacfg.io/runtime-handler": ps.target.handler or "",
                     "katacfg.io/worst-case-cost": str(max(cost, default=0)),
                 },
             },
@@ -600,6 +592,11 @@ def objects(ps: PolicySet, *, deny: bool = False) -> list[dict[str, Any]]:
     return out
 
 
+def target_name(target: Target) -> str:
+    """The handler, or the runtime class when no CRI configuration names one."""
+    return target.handler or (target.runtime_classes[0] if target.runtime_classes else "kata")
+
+
 def _object_name(name: str) -> str:
     """A DNS subdomain name: katacfg-<name>, lower case, invalid characters replaced."""
     import re
@@ -607,31 +604,3 @@ def _object_name(name: str) -> str:
     clean = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.") or "default"
     return ("katacfg-" + clean)[:240].rstrip("-.")
 
-
-# ----------------------------------------------------------------------------- targets
-# Stand-in until the shared selection (admission/selection.py) lands: the same resolution
-# as `explain` (kata_mode, RuntimeClass handlers, the runtime's ConfigPath).
-
-
-def targets_from_cri(cfg: cri.CRIConfig, handlers: dict[str, str] | None = None,
-                     kata_config: str | None = None) -> list[Target]:
-    """One target per Kata runtime handler of a CRI configuration."""
-    from katacfg.reports.explain import kata_mode
-
-    handlers = handlers or {}
-    out = []
-    for rt in cfg.kata_runtimes:
-        classes = sorted({name for name, h in handlers.items() if h == rt.name})
-        if rt.name not in handlers.values() or rt.name in handlers:
-            # a class named like the handler, unless a RuntimeClass object says otherwise
-            if rt.name not in handlers or handlers[rt.name] == rt.name:
-                classes = sorted(set(classes) | {rt.name})
-        out.append(Target(rt.name, tuple(classes), kata_config or rt.config_path, rt,
-                          default=cfg.default_runtime_name == rt.name, mode=kata_mode(rt),
-                          workloads=cfg.workloads))
-    return out
-
-
-def target_for_class(name: str, kata_config: str | None = None) -> Target:
-    """--runtime-class NAME: every annotation is assumed to reach Kata (shim v2)."""
-    return Target(name, (name,), kata_config, None, mode="shimv2")
