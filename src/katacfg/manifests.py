@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from katacfg import kubeyaml
 from katacfg.errors import Diagnostic
 
 __all__ = [
@@ -47,6 +48,13 @@ CODE_DECODE = "KM003"  # the API server / kubectl cannot decode a field (wrong J
 CODE_INVALID = "KM004"  # the API server validation refuses a field
 CODE_WARN = "KM005"  # accepted, but probably not what was meant
 CODE_IO = "KM006"  # the file cannot be read
+CODE_TOO_BIG = "KM007"  # beyond a bound (size, depth, aliases): nothing is guessed
+
+# Bounds: every input is hostile (a 10-line pod must not exhaust a CI runner).
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # a whole file
+MAX_DOCUMENT_BYTES = 3 * 1024 * 1024  # the API server's request body limit (3 MiB)
+MAX_DOCUMENTS = 10_000
+MAX_LIST_ITEMS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,7 @@ class ManifestObject:
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
     item_path: str | None = None  # "items[3]" when the object came from a List
+    fixes: tuple[str, ...] = ()  # what `suggested_annotations` / the suggested pod change
 
     @property
     def has_pod(self) -> bool:
@@ -126,123 +135,6 @@ class ManifestError:
 
     def render(self) -> str:
         return self.as_diagnostic().render()
-
-
-# --------------------------------------------------------------------------- YAML loader
-
-_STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_FLOAT = "tag:yaml.org,2002:float"
-_BOOL = "tag:yaml.org,2002:bool"
-_NULL = "tag:yaml.org,2002:null"
-_MERGE = "tag:yaml.org,2002:merge"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
-
-# go-yaml v2 resolve table (resolve.go): plain scalars that are not strings.
-_GO_BOOL = {
-    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"),
-                    True),
-    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off",
-                     "OFF"), False),
-}
-_GO_NULL = frozenset(("", "~", "null", "Null", "NULL"))
-_GO_SPECIAL_FLOAT = frozenset((
-    ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
-    ".nan", ".NaN", ".NAN",
-))
-# strconv.ParseInt(s, 0, 64) after go-yaml removed every "_".
-_GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
-# go-yaml's yamlStyleFloat, tried after the integer forms.
-_GO_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
-_GO_DOT_FLOAT_RE = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
-_NUMERIC_START = frozenset("0123456789+-")
-
-
-def _go_yaml_tag(value: str) -> str:
-    """The tag go-yaml v2 gives a plain scalar when decoding into interface{}."""
-    if not value or value in _GO_NULL:
-        return _NULL
-    first = value[0]
-    if first in "yYnNtTfFoO":
-        return _BOOL if value in _GO_BOOL else _STR
-    if first == ".":
-        if value in _GO_SPECIAL_FLOAT:
-            return _FLOAT
-        return _FLOAT if _GO_DOT_FLOAT_RE.match(value) else _STR
-    if first in _NUMERIC_START:
-        if value in _GO_SPECIAL_FLOAT:
-            return _FLOAT
-        plain = value.replace("_", "") if "_" in value else value
-        if _GO_INT_RE.match(plain):
-            return _INT
-        if _GO_FLOAT_RE.match(plain):
-            return _FLOAT
-        return _STR  # timestamps included: go-yaml keeps them as strings for interface{}
-    if first == "<" and value == "<<":
-        return _MERGE
-    return _STR
-
-
-_LOADER: type | None = None
-
-
-def _loader_class() -> type:
-    """A safe loader (libyaml's when present) with go-yaml v2 scalar resolution."""
-    global _LOADER
-    if _LOADER is not None:
-        return _LOADER
-    import yaml
-    from yaml.constructor import ConstructorError, SafeConstructor
-    from yaml.nodes import MappingNode, ScalarNode
-
-    base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
-
-    class KubeLoader(base):  # type: ignore[misc,valid-type]
-        bool_values = {**SafeConstructor.bool_values, "y": True, "n": False}
-
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-            if kind is ScalarNode:
-                return _go_yaml_tag(value) if implicit[0] else _STR
-            return _MAP if kind is MappingNode else _SEQ
-
-        def construct_go_int(self, node: Any) -> Any:
-            text = str(self.construct_scalar(node)).replace("_", "")
-            try:
-                try:
-                    return int(text, 0)
-                except ValueError:
-                    digits = text.lstrip("+-")
-                    if digits[:1] == "0" and digits.isdigit():
-                        return int(text, 8) if set(digits) <= set("01234567") else float(text)
-                    raise
-            except ValueError:
-                raise ConstructorError(None, None, f"invalid integer {text!r}",
-                                       node.start_mark) from None
-
-        def construct_go_float(self, node: Any) -> Any:
-            text = str(self.construct_scalar(node))
-            if text in _GO_SPECIAL_FLOAT:
-                return SafeConstructor.construct_yaml_float(self, node)
-            try:
-                return float(text.replace("_", ""))
-            except ValueError:
-                raise ConstructorError(None, None, f"invalid float {text!r}",
-                                       node.start_mark) from None
-
-        def construct_go_bool(self, node: Any) -> Any:
-            text = str(self.construct_scalar(node))
-            try:
-                return self.bool_values[text.lower()]
-            except KeyError:
-                raise ConstructorError(None, None, f"invalid boolean {text!r}",
-                                       node.start_mark) from None
-
-    KubeLoader.add_constructor(_INT, KubeLoader.construct_go_int)
-    KubeLoader.add_constructor(_FLOAT, KubeLoader.construct_go_float)
-    KubeLoader.add_constructor(_BOOL, KubeLoader.construct_go_bool)
-    _LOADER = KubeLoader
-    return KubeLoader
 
 
 # --------------------------------------------------------------------------- splitting
@@ -360,12 +252,32 @@ def _a(noun: str) -> str:
 
 
 def _go_string(value: object) -> str:
-    """The string a user meant by an unquoted scalar (what quoting the source gives)."""
+    """The string a user meant by an unquoted scalar (what quoting the source gives).
+
+    Bounded: a list or mapping (possibly shared through aliases) gives a short summary."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return ""
+    if isinstance(value, (list, dict)):
+        return _summary(value)
     return str(value)
+
+
+def _summary(value: object, depth: int = 0) -> str:
+    """A short, bounded text of a YAML value (at most 3 levels, 5 items each)."""
+    if isinstance(value, list):
+        if depth >= 3:
+            return "[...]"
+        items = [_summary(v, depth + 1) for v in value[:5]]
+        return "[" + ", ".join(items) + (", ..." if len(value) > 5 else "") + "]"
+    if isinstance(value, dict):
+        if depth >= 3:
+            return "{...}"
+        items = [f"{str(k)[:40]}: {_summary(v, depth + 1)}" for k, v in list(value.items())[:5]]
+        return "{" + ", ".join(items) + (", ..." if len(value) > 5 else "") + "}"
+    text = _go_string(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _NAME_RE = re.compile(r"(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
@@ -412,20 +324,32 @@ def qualified_name_errors(key: str) -> list[str]:
     return errs
 
 
-def _find_node(node: Any, path: tuple[str | int, ...]) -> Any:
-    """Follow mapping keys through a composed YAML node tree (None if absent)."""
-    for key in path:
-        if node is None or not isinstance(getattr(node, "value", None), list):
-            return None
-        if isinstance(key, int):  # a sequence item
-            node = node.value[key] if key < len(node.value) else None
-            continue
-        found = None
-        for pair in node.value:
-            if isinstance(pair, tuple) and getattr(pair[0], "value", None) == key:
-                found = pair[1]  # the last one wins, as in the constructed dict
-        node = found
-    return node
+_LABEL_RE = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?\Z")
+_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                  "characters, '-' or '.', and must start and end with an alphanumeric character "
+                  "(e.g. 'example.com', regex used for validation is "
+                  "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
+              "or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  "
+              "or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+_PLACEHOLDER_RE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|\{\{.*?\}\}|<[A-Za-z_-]+>")
+
+
+def _name_problem(value: str, label: bool) -> str | None:
+    """apimachinery's DNS-1123 subdomain (or label) check: the message, or None."""
+    limit = 63 if label else 253
+    if len(value) > limit:
+        return f"must be no more than {limit} characters"
+    ok = _LABEL_RE.match(value) if label else _DNS1123_SUBDOMAIN_RE.match(value)
+    return None if ok else (_LABEL_MSG if label else _SUBDOMAIN_MSG)
+
+
+def _placeholder_hint(value: str) -> str | None:
+    m = _PLACEHOLDER_RE.search(value)
+    if m is None:
+        return None
+    return (f"{m.group(0)} is an unexpanded placeholder: substitute it (envsubst, helm "
+            "template, kustomize) before applying")
 
 
 @dataclass(slots=True)
@@ -433,7 +357,8 @@ class _Ctx:
     source: str | None
     doc_index: int
     line_offset: int
-    root_node: Any
+    infos: dict[int, kubeyaml.Info]
+    doc_errors: tuple[Diagnostic, ...] = ()  # refusals of the whole document (duplicate keys)
 
 
 def _diag(ctx: _Ctx, severity: str, code: str, msg: str, line: int | None,
@@ -441,17 +366,59 @@ def _diag(ctx: _Ctx, severity: str, code: str, msg: str, line: int | None,
     return Diagnostic(severity, code, msg, ctx.source, line, None, key, hint)
 
 
-def _node_line(ctx: _Ctx, node: Any) -> int | None:
-    if node is None:
-        return None
-    return node.start_mark.line + 1 + ctx.line_offset
+def _info(ctx: _Ctx, value: object) -> kubeyaml.Info | None:
+    return ctx.infos.get(id(value)) if isinstance(value, dict) else None
 
 
-def _extract(obj: dict, ctx: _Ctx, node_path: tuple[str | int, ...], item_path: str | None,
+def _line_of(ctx: _Ctx, value: object, default: int) -> int:
+    """1-based line where a mapping starts."""
+    info = _info(ctx, value)
+    return info.line + 1 + ctx.line_offset if info is not None else default
+
+
+def _key_line(ctx: _Ctx, mapping: object, key: str, default: int) -> int:
+    """1-based line of a key of a mapping."""
+    info = _info(ctx, mapping)
+    if info is None or key not in info.keys:
+        return default
+    return info.keys[key] + 1 + ctx.line_offset
+
+
+def _document_errors(ctx: _Ctx) -> tuple[Diagnostic, ...]:
+    """What makes kubectl refuse the whole document: duplicate and unsupported keys."""
+    out: list[Diagnostic] = []
+    for info in ctx.infos.values():
+        for what, key, line in info.odd or ():
+            n = line + 1 + ctx.line_offset
+            if what == "duplicate":
+                out.append(_diag(ctx, "error", CODE_DECODE,
+                                 f'yaml: unmarshal errors: line {n}: key "{key}" already set '
+                                 "in map", n, key, "remove one of the two entries"))
+            elif what == "key-unsupported":
+                out.append(_diag(ctx, "error", CODE_DECODE,
+                                 f"error converting YAML to JSON: unsupported map key ({key})",
+                                 n, None, "mapping keys are strings"))
+            if len(out) >= 20:
+                return tuple(out)
+    return tuple(out)
+
+
+def _extract(obj: dict[str, Any], ctx: _Ctx, item_path: str | None,
              out: list[ManifestObject | ManifestError]) -> None:
     """Turn one decoded Kubernetes object into ManifestObject(s) (recursing into Lists)."""
-    obj_node = _find_node(ctx.root_node, node_path) if node_path else ctx.root_node
-    line = _node_line(ctx, obj_node) or ctx.line_offset + 1
+    line = _line_of(ctx, obj, ctx.line_offset + 1)
+    kind = _object_kind(obj, ctx, item_path, line, out)
+    if kind is None:
+        return
+    if kind in LIST_KINDS or (kind.endswith("List") and "items" in obj):
+        _extract_list(obj, kind, ctx, item_path, line, out)
+        return
+    _Object(obj, kind, ctx, item_path, line).read(out)
+
+
+def _object_kind(obj: dict[str, Any], ctx: _Ctx, item_path: str | None, line: int,
+                 out: list[ManifestObject | ManifestError]) -> str | None:
+    """The object's kind, or None after reporting why it is not a Kubernetes object."""
     api_version = obj.get("apiVersion")
     kind = obj.get("kind")
     where = f" ({item_path})" if item_path else ""
@@ -465,207 +432,298 @@ def _extract(obj: dict, ctx: _Ctx, node_path: tuple[str | int, ...], item_path: 
             ctx.source, ctx.doc_index, line, None,
             "a Kubernetes manifest needs `apiVersion` and `kind`, e.g. apiVersion: v1, "
             "kind: Pod", CODE_NOT_K8S))
-        return
+        return None
     if not isinstance(kind, str) or not isinstance(api_version, str):
         bad = "kind" if not isinstance(kind, str) else "apiVersion"
         out.append(ManifestError(
             f"not a Kubernetes object{where}: `{bad}` is {_a(go_json_kind(obj.get(bad)))}, "
             "not a string", ctx.source, ctx.doc_index, line, None, None, CODE_NOT_K8S))
-        return
+        return None
+    return kind
 
-    if kind in LIST_KINDS or (kind.endswith("List") and "items" in obj):
-        items = obj.get("items")
-        if items is None:
-            return
-        if not isinstance(items, list):
+
+def _extract_list(obj: dict[str, Any], kind: str, ctx: _Ctx, item_path: str | None,
+                  line: int, out: list[ManifestObject | ManifestError]) -> None:
+    items = obj.get("items")
+    if items is None:
+        return
+    if not isinstance(items, list):
+        out.append(ManifestError(
+            f"{kind}{' (' + item_path + ')' if item_path else ''}: json: cannot unmarshal "
+            f"{go_json_kind(items)} into Go struct field List.items of type "
+            "[]runtime.RawExtension", ctx.source, ctx.doc_index, line, None, None, CODE_DECODE))
+        return
+    if len(items) > MAX_LIST_ITEMS:
+        out.append(ManifestError(
+            f"{kind} has {len(items)} items; katacfg reads at most {MAX_LIST_ITEMS}",
+            ctx.source, ctx.doc_index, line, None, "split the list", CODE_TOO_BIG))
+        return
+    for i, item in enumerate(items):
+        sub = f"{item_path + '.' if item_path else ''}items[{i}]"
+        if not isinstance(item, dict):
             out.append(ManifestError(
-                f"{kind}{where}: json: cannot unmarshal {go_json_kind(items)} into Go struct "
-                "field List.items of type []runtime.RawExtension",
-                ctx.source, ctx.doc_index, line, None, None, CODE_DECODE))
+                f"{kind} {sub}: not a Kubernetes object ({_a(go_json_kind(item))})",
+                ctx.source, ctx.doc_index, line, None, None, CODE_NOT_K8S))
+            continue
+        if item_path is not None and item_path.count("items[") >= 8:
+            out.append(ManifestError(f"{kind} {sub}: Lists nested too deeply", ctx.source,
+                                     ctx.doc_index, line, None, None, CODE_NOT_K8S))
             return
-        for i, item in enumerate(items):
-            sub = f"{item_path + '.' if item_path else ''}items[{i}]"
-            if not isinstance(item, dict):
-                out.append(ManifestError(
-                    f"{kind} {sub}: not a Kubernetes object ({_a(go_json_kind(item))})",
-                    ctx.source, ctx.doc_index, line, None, None, CODE_NOT_K8S))
+        _extract(item, ctx, sub, out)
+
+
+class _Object:
+    """One non-List object being read: its metadata, its pod template, what is wrong."""
+
+    def __init__(self, obj: dict[str, Any], kind: str, ctx: _Ctx, item_path: str | None,
+                 line: int) -> None:
+        self.obj, self.kind, self.ctx, self.item_path, self.line = obj, kind, ctx, item_path, line
+        self.errors: list[Diagnostic] = list(ctx.doc_errors)
+        self.warnings: list[Diagnostic] = []
+        self.name: str | None = None
+        self.namespace: str | None = None
+        self.fixes: list[str] = []  # what the suggested version of the object changes
+
+    def error(self, code: str, msg: str, line: int | None = None, key: str | None = None,
+              hint: str | None = None) -> None:
+        self.errors.append(_diag(self.ctx, "error", code, msg, line or self.line, key, hint))
+
+    def warn(self, msg: str, line: int | None = None, key: str | None = None,
+             hint: str | None = None) -> None:
+        self.warnings.append(_diag(self.ctx, "warning", CODE_WARN, msg, line or self.line, key,
+                                   hint))
+
+    def read(self, out: list[ManifestObject | ManifestError]) -> None:
+        obj, kind, ctx = self.obj, self.kind, self.ctx
+        meta = obj.get("metadata")
+        self._metadata(meta)
+        handler = self._handler() if kind == RUNTIME_CLASS_KIND else None
+        tpath = POD_TEMPLATE_PATHS.get(kind)
+        if tpath is None:
+            out.append(ManifestObject(kind, obj["apiVersion"], self.name, self.namespace,
+                                      ctx.source, ctx.doc_index, self.line, handler=handler,
+                                      errors=tuple(self.errors), warnings=tuple(self.warnings),
+                                      item_path=self.item_path))
+            return
+        self._misplaced(obj, "", "annotations", "labels")
+        template = self._template(tpath)
+        pod = _Pod()
+        if template is not None:
+            self._pod(template, ".".join(tpath), meta if kind == "Pod" else None, pod)
+        out.append(ManifestObject(
+            kind, obj["apiVersion"], self.name, self.namespace, ctx.source, ctx.doc_index,
+            self.line, ".".join(tpath), pod.runtime_class, pod.annotations, pod.lines,
+            pod.suggested, pod.labels, handler, tuple(self.errors), tuple(self.warnings),
+            self.item_path, tuple(self.fixes)))
+
+    # -- metadata -----------------------------------------------------------------------
+
+    def _metadata(self, meta: object) -> None:
+        if meta is None:
+            return
+        if not isinstance(meta, dict):
+            self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(meta)} into Go "
+                       f"struct field {self.kind}.metadata of type v1.ObjectMeta",
+                       key="metadata")
+            return
+        for fname in ("name", "namespace"):
+            value = meta.get(fname)
+            if value is None:
                 continue
-            _extract(item, ctx, node_path + ("items", i), sub, out)
-        return
+            line = _key_line(self.ctx, meta, fname, self.line)
+            if not isinstance(value, str):
+                self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(value)} into Go "
+                           f"struct field ObjectMeta.metadata.{fname} of type string", line,
+                           f"metadata.{fname}", f'quote it: {fname}: "{_go_string(value)}"')
+                value = _go_string(value)
+            elif value:
+                self._check_name(value, f"metadata.{fname}", fname == "namespace", line)
+            setattr(self, fname, value)
+        if self.name is None and isinstance(meta.get("generateName"), str):
+            self.name = meta["generateName"] + "*"
 
-    errors: list[Diagnostic] = []
-    warnings: list[Diagnostic] = []
-    meta = obj.get("metadata")
-    name = namespace = None
-    if isinstance(meta, dict):
-        n, ns = meta.get("name"), meta.get("namespace")
-        name = n if isinstance(n, str) else None
-        namespace = ns if isinstance(ns, str) else None
-        for fname, fvalue in (("name", n), ("namespace", ns)):
-            if fvalue is not None and not isinstance(fvalue, str):
-                errors.append(_diag(
-                    ctx, "error", CODE_DECODE,
-                    f"json: cannot unmarshal {go_json_kind(fvalue)} into Go struct field "
-                    f"ObjectMeta.metadata.{fname} of type string", line, f"metadata.{fname}",
-                    f'quote it: {fname}: "{_go_string(fvalue)}"'))
-                if fname == "name":
-                    name = _go_string(fvalue)
-        if name is None and isinstance(meta.get("generateName"), str):
-            name = meta["generateName"] + "*"
-    elif meta is not None:
-        errors.append(_diag(ctx, "error", CODE_DECODE,
-                            f"json: cannot unmarshal {go_json_kind(meta)} into Go struct field "
-                            f"{kind}.metadata of type v1.ObjectMeta", line, "metadata"))
+    def _check_name(self, value: str, field_path: str, label: bool, line: int) -> None:
+        problem = _name_problem(value, label)
+        if problem is not None:
+            self.error(CODE_INVALID, f'{field_path}: Invalid value: "{value[:100]}": {problem}',
+                       line, field_path, _placeholder_hint(value))
 
-    handler = None
-    if kind == RUNTIME_CLASS_KIND:
-        h = obj.get("handler")
-        handler = h if isinstance(h, str) else None
-        if h is not None and handler is None:
-            errors.append(_diag(ctx, "error", CODE_DECODE,
-                                f"json: cannot unmarshal {go_json_kind(h)} into Go struct field "
-                                "RuntimeClass.handler of type string", line, "handler"))
+    def _handler(self) -> str | None:
+        h = self.obj.get("handler")
+        if h is None or isinstance(h, str):
+            if isinstance(h, str):
+                self._check_name(h, "handler", True, _key_line(self.ctx, self.obj, "handler",
+                                                               self.line))
+            return h
+        self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(h)} into Go struct field "
+                   "RuntimeClass.handler of type string", key="handler")
+        return None
 
-    tpath = POD_TEMPLATE_PATHS.get(kind)
-    if tpath is None:
-        out.append(ManifestObject(kind, api_version, name, namespace, ctx.source,
-                                  ctx.doc_index, line, handler=handler, errors=tuple(errors),
-                                  item_path=item_path))
-        return
+    def _misplaced(self, mapping: dict[str, Any], prefix: str, *fields: str) -> None:
+        """`annotations:` where Kubernetes has no such field: strict decoding refuses it."""
+        for fname in fields:
+            if fname in mapping:
+                path = prefix + fname
+                meta_path = (prefix.rsplit("spec.", 1)[0] if prefix.endswith("spec.")
+                             else prefix) + "metadata." + fname
+                self.error(CODE_INVALID, f'strict decoding error: unknown field "{path}"',
+                           _key_line(self.ctx, mapping, fname, self.line), path,
+                           f"{fname} belong under {meta_path}; here Kubernetes refuses the "
+                           "object (kubectl --validate=strict), or drops them")
 
-    pod_path = ".".join(tpath)
-    prefix = pod_path + "." if pod_path else ""
-    template: Any = obj
-    for i, key in enumerate(tpath):
-        nxt = template.get(key) if isinstance(template, dict) else None
-        if not isinstance(nxt, dict):
-            here = ".".join(tpath[: i + 1])
-            if nxt is None:
-                errors.append(_diag(ctx, "error", CODE_INVALID,
-                                    f"{kind} has no `{here}`: it creates no pod", line, here,
-                                    "add the pod template"))
-            else:
-                errors.append(_diag(ctx, "error", CODE_DECODE,
-                                    f"json: cannot unmarshal {go_json_kind(nxt)} into Go struct "
-                                    f"field of `{here}` (an object is expected)", line, here))
-            template = None
-            break
-        template = nxt
+    # -- the pod template ---------------------------------------------------------------
 
-    runtime_class = None
-    annotations: dict[str, str] = {}
-    suggested: dict[str, str] = {}
-    ann_lines: dict[str, int] = {}
-    labels: dict[str, str] = {}
-    if template is not None:
-        pmeta = template.get("metadata") if kind != "Pod" else meta
+    def _template(self, tpath: tuple[str, ...]) -> dict[str, Any] | None:
+        template: Any = self.obj
+        for i, key in enumerate(tpath):
+            nxt = template.get(key)
+            if not isinstance(nxt, dict):
+                here = ".".join(tpath[: i + 1])
+                if nxt is None:
+                    self.error(CODE_INVALID, f"{self.kind} has no `{here}`: it creates no pod",
+                               key=here, hint="add the pod template")
+                else:
+                    self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(nxt)} into Go "
+                               f"struct field of `{here}` (an object is expected)", key=here)
+                return None
+            template = nxt
+        if tpath:
+            self._misplaced(template, ".".join(tpath) + ".", "annotations", "labels")
+        return template  # type: ignore[no-any-return]
+
+    def _pod(self, template: dict[str, Any], pod_path: str, pod_meta: object,
+             pod: _Pod) -> None:
+        prefix = pod_path + "." if pod_path else ""
+        pmeta = template.get("metadata") if pod_meta is None and self.kind != "Pod" else pod_meta
         spec = template.get("spec")
         if isinstance(spec, dict):
-            rc = spec.get("runtimeClassName")
-            if isinstance(rc, str):
-                runtime_class = rc or None
-            elif rc is not None:
-                errors.append(_diag(
-                    ctx, "error", CODE_DECODE,
-                    f"json: cannot unmarshal {go_json_kind(rc)} into Go struct field "
-                    f"PodSpec.{prefix}spec.runtimeClassName of type string", line,
-                    f"{prefix}spec.runtimeClassName", f'write runtimeClassName: "{_go_string(rc)}"'))
-        elif spec is None and kind == "Pod":
-            errors.append(_diag(ctx, "error", CODE_INVALID,
-                                "spec.containers: Required value", line, "spec"))
+            self._runtime_class(spec, prefix, pod)
+            self._misplaced(spec, prefix + "spec.", "annotations", "labels")
+        elif spec is None and self.kind == "Pod":
+            self.error(CODE_INVALID, "spec.containers: Required value", key="spec")
         elif spec is not None:
-            errors.append(_diag(ctx, "error", CODE_DECODE,
-                                f"json: cannot unmarshal {go_json_kind(spec)} into Go struct "
-                                f"field {kind}.{prefix}spec of type v1.PodSpec", line,
-                                f"{prefix}spec"))
+            self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(spec)} into Go struct "
+                       f"field {self.kind}.{prefix}spec of type v1.PodSpec", key=f"{prefix}spec")
         if isinstance(pmeta, dict):
             raw = pmeta.get("annotations")
             if raw is not None:
-                ann_path = f"{prefix}metadata.annotations"
-                node_ann = _find_node(obj_node, (*tpath, "metadata", "annotations"))
-                _check_annotations(raw, ann_path, node_ann, ctx, line, annotations, suggested,
-                                   ann_lines, errors, warnings)
+                _Annotations(self, f"{prefix}metadata.annotations", pod).check(raw)
             lab = pmeta.get("labels")
             if isinstance(lab, dict):
-                labels = {str(k): v for k, v in lab.items() if isinstance(v, str)}
-        elif pmeta is not None and kind != "Pod":
-            errors.append(_diag(ctx, "error", CODE_DECODE,
-                                f"json: cannot unmarshal {go_json_kind(pmeta)} into Go struct "
-                                f"field {kind}.{prefix}metadata of type v1.ObjectMeta", line,
-                                f"{prefix}metadata"))
+                pod.labels = {str(k): v for k, v in lab.items() if isinstance(v, str)}
+        elif pmeta is not None and self.kind != "Pod":
+            self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(pmeta)} into Go "
+                       f"struct field {self.kind}.{prefix}metadata of type v1.ObjectMeta",
+                       key=f"{prefix}metadata")
+        if isinstance(spec, dict):
+            self._suggest_moved(spec, pod)
 
-    out.append(ManifestObject(
-        kind, api_version, name, namespace, ctx.source, ctx.doc_index, line, pod_path,
-        runtime_class, annotations, ann_lines, suggested, labels, handler, tuple(errors),
-        tuple(warnings), item_path))
+    def _runtime_class(self, spec: dict[str, Any], prefix: str, pod: _Pod) -> None:
+        rc = spec.get("runtimeClassName")
+        if rc is None:
+            return
+        field_path = f"{prefix}spec.runtimeClassName"
+        line = _key_line(self.ctx, spec, "runtimeClassName", self.line)
+        if isinstance(rc, str):
+            pod.runtime_class = rc or None
+            if rc:
+                self._check_name(rc, field_path, False, line)
+            return
+        text = _go_string(rc)
+        self.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(rc)} into Go struct "
+                   f"field PodSpec.{field_path} of type string", line, field_path,
+                   f'write runtimeClassName: "{text}"')
+        if isinstance(rc, (bool, int, float)):
+            pod.runtime_class = text  # what the user meant, for the suggested pod
+            self.fixes.append(f'runtimeClassName: "{text}"')
+
+    def _suggest_moved(self, spec: dict[str, Any], pod: _Pod) -> None:
+        """Annotations written under spec: the suggested pod has them under metadata."""
+        moved = spec.get("annotations")
+        if not isinstance(moved, dict):
+            return
+        added = False
+        for k, v in moved.items():
+            if isinstance(k, str) and k not in pod.suggested:
+                pod.suggested[k] = v if isinstance(v, str) else _go_string(v)
+                added = True
+        if added:
+            self.fixes.append("the annotations under spec moved to metadata")
 
 
-def _check_annotations(raw: object, path: str, node: Any, ctx: _Ctx, line: int,
-                       annotations: dict[str, str], suggested: dict[str, str],
-                       ann_lines: dict[str, int], errors: list[Diagnostic],
-                       warnings: list[Diagnostic]) -> None:
+@dataclass(slots=True)
+class _Pod:
+    runtime_class: str | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    suggested: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+class _Annotations:
     """Keep the string->string entries; say precisely why the API server refuses others."""
-    if not isinstance(raw, dict):
-        errors.append(_diag(ctx, "error", CODE_DECODE,
-                            f"json: cannot unmarshal {go_json_kind(raw)} into Go struct field "
-                            f"ObjectMeta.{path} of type map[string]string",
-                            _node_line(ctx, node) or line, path,
-                            "annotations are a mapping of strings: key: \"value\""))
-        return
-    # Source positions and the source text of each value, from the composed nodes.
-    value_nodes: dict[str, Any] = {}
-    key_count: dict[str, int] = {}
-    if node is not None and isinstance(getattr(node, "value", None), list):
-        for k, v in node.value:
-            kv = getattr(k, "value", None)
-            if isinstance(kv, str):
-                value_nodes[kv] = v
-                key_count[kv] = key_count.get(kv, 0) + 1
-                ann_lines[kv] = _node_line(ctx, k) or line
-    total = 0
-    for key, value in raw.items():
-        skey = key if isinstance(key, str) else _go_string(key)
-        kline = ann_lines.get(skey, line)
-        if not isinstance(key, str):
-            warnings.append(_diag(ctx, "warning", CODE_WARN,
-                                  f"annotation key {key!r} is {_a(go_json_kind(key))}; it is sent "
-                                  f"as the string {skey!r}", kline, skey))
+
+    def __init__(self, owner: _Object, path: str, pod: _Pod) -> None:
+        self.owner, self.path, self.pod = owner, path, pod
+        self.ctx = owner.ctx
+
+    def check(self, raw: object) -> None:
+        owner, path = self.owner, self.path
+        if not isinstance(raw, dict):
+            owner.error(CODE_DECODE, f"json: cannot unmarshal {go_json_kind(raw)} into Go struct "
+                        f"field ObjectMeta.{path} of type map[string]string",
+                        _line_of(self.ctx, raw, owner.line), path,
+                        'annotations are a mapping of strings: key: "value"')
+            return
+        info = _info(self.ctx, raw)
+        odd_keys = {key: what for what, key, _ in (info.odd or ()) if what.startswith("key-type")
+                    } if info is not None else {}
+        total = 0
+        for key, value in raw.items():
+            kline = _key_line(self.ctx, raw, key, owner.line)
+            self.pod.lines[key] = kline
+            if key in odd_keys:
+                owner.warn(f"annotation key {key!r} is {_a(odd_keys[key].split(':', 1)[1])} in "
+                           f"YAML; it is sent as the string {key!r}", kline, key,
+                           f'quote it: "{key}": ...')
+            self._value(key, value, kline, info)
+            for msg in qualified_name_errors(key):
+                owner.error(CODE_INVALID, f'{path}: Invalid value: "{key[:100]}": {msg}', kline,
+                            key, _placeholder_hint(key))
+            total += len(key) + len(self.pod.suggested.get(key, ""))
+        if total > TOTAL_ANNOTATION_SIZE_LIMIT:
+            owner.error(CODE_INVALID, f"{path}: Too long: must have at most "
+                        f"{TOTAL_ANNOTATION_SIZE_LIMIT} bytes", key=path)
+
+    def _value(self, key: str, value: object, kline: int, info: kubeyaml.Info | None) -> None:
+        owner, pod = self.owner, self.pod
+        raw = info.raw.get(key) if info is not None and info.raw else None
         if isinstance(value, str):
-            annotations[skey] = value
-            suggested[skey] = value
-        elif value is None:
-            annotations[skey] = ""
-            suggested[skey] = ""
-            warnings.append(_diag(
-                ctx, "warning", CODE_WARN,
-                f"annotation {skey} has no value (null): the API server stores the empty "
-                "string, and `kubectl apply` treats null as 'remove this annotation'",
-                kline, skey, f'write {skey}: ""'))
-        else:
-            vnode = value_nodes.get(skey)
-            src = vnode.value if vnode is not None and isinstance(vnode.value, str) else None
-            meant = src if src is not None else _go_string(value)
-            suggested[skey] = meant
-            kind = go_json_kind(value)
-            hint = (f'quote the value: {skey}: "{meant}"' if kind in ("bool", "number")
-                    else "an annotation value is one string")
-            errors.append(_diag(
-                ctx, "error", CODE_DECODE,
-                f"json: cannot unmarshal {kind} into Go struct field ObjectMeta.{path} of "
-                "type string", _node_line(ctx, vnode) or kline, skey, hint))
-        for msg in qualified_name_errors(skey):
-            errors.append(_diag(ctx, "error", CODE_INVALID,
-                                f"{path}: Invalid value: \"{skey}\": {msg}", kline, skey))
-        total += len(skey) + len(suggested.get(skey, ""))
-        if key_count.get(skey, 1) > 1:
-            warnings.append(_diag(
-                ctx, "warning", CODE_WARN,
-                f"annotation {skey} is given {key_count[skey]} times; only the last value "
-                "is kept", kline, skey))
-    if total > TOTAL_ANNOTATION_SIZE_LIMIT:
-        errors.append(_diag(ctx, "error", CODE_INVALID,
-                            f"{path}: Too long: must have at most "
-                            f"{TOTAL_ANNOTATION_SIZE_LIMIT} bytes", line, path))
+            pod.annotations[key] = value
+            pod.suggested[key] = value
+            if raw is not None and raw[1] == kubeyaml.BINARY:
+                owner.warn(f"annotation {key} is !!binary: kubectl sends the base64-decoded "
+                           f"bytes, {_summary(value)!r}", kline, key,
+                           "write the value itself as a string")
+            return
+        if value is None:
+            pod.annotations[key] = ""
+            pod.suggested[key] = ""
+            owner.warn(f"annotation {key} has no value (null): the API server stores the empty "
+                       "string, and `kubectl apply` treats null as 'remove this annotation'",
+                       kline, key, f'write {key}: ""')
+            return
+        meant = raw[0] if raw is not None else _go_string(value)
+        pod.suggested[key] = meant
+        kind = go_json_kind(value)
+        hint = (f'quote the value: {key}: "{meant}"' if kind in ("bool", "number")
+                else "an annotation value is one string")
+        line = raw[2] + 1 + self.ctx.line_offset if raw is not None else _line_of(
+            self.ctx, value, kline)
+        owner.error(CODE_DECODE, f"json: cannot unmarshal {kind} into Go struct field "
+                    f"ObjectMeta.{self.path} of type string", line, key, hint)
+        if not self.owner.fixes or self.owner.fixes[-1] != "annotation values quoted":
+            self.owner.fixes.append("annotation values quoted")
 
 
 # --------------------------------------------------------------------------- entry points
@@ -688,7 +746,7 @@ def _yaml_error(exc: Exception, ctx_source: str | None, doc_index: int,
         msg = f"invalid YAML: {problem}"
         if context:
             msg += f" {context}" if context.startswith("while") else f" ({context})"
-            if context_mark is not None and mark is not context_mark and (
+            if context_mark is not None and mark is not None and mark is not context_mark and (
                     context_mark.line != mark.line):
                 msg += f" started at line {context_mark.line + 1 + line_offset}"
     else:
@@ -697,46 +755,75 @@ def _yaml_error(exc: Exception, ctx_source: str | None, doc_index: int,
                          "fix this document; the other documents are still read", CODE_YAML)
 
 
+def _read_chunk(chunk: _Chunk, index: int, source: str | None,
+                out: list[ManifestObject | ManifestError]) -> None:
+    """Decode one document of the stream and extract its objects into `out`."""
+    import yaml
+
+    if len(chunk.text) > MAX_DOCUMENT_BYTES:
+        out.append(ManifestError(
+            f"Request entity too large: limit is {MAX_DOCUMENT_BYTES} (the document has "
+            f"{len(chunk.text)} bytes)", source, index, chunk.first_line + 1, None,
+            "the API server refuses a request body over 3 MiB", CODE_TOO_BIG))
+        return
+    try:
+        data, infos = kubeyaml.load_document(chunk.text)
+    except kubeyaml.DocumentError as exc:
+        line = exc.line + 1 + chunk.first_line if exc.line is not None else chunk.first_line + 1
+        col = exc.column + 1 if exc.column is not None else None
+        code = CODE_TOO_BIG if exc.message.startswith(("more than", "yaml: exceeded",
+                                                        "yaml: document contains")) else CODE_YAML
+        out.append(ManifestError(exc.message, source, index, line, col, exc.hint, code))
+        return
+    except yaml.YAMLError as exc:
+        out.append(_yaml_error(exc, source, index, chunk.first_line))
+        return
+    except (RecursionError, MemoryError) as exc:
+        out.append(ManifestError(f"document too complex to read ({type(exc).__name__})",
+                                 source, index, chunk.first_line + 1, None, None, CODE_TOO_BIG))
+        return
+    if data is None:
+        return  # an empty document: kubectl skips it too
+    ctx = _Ctx(source, index, chunk.first_line, infos)
+    ctx.doc_errors = _document_errors(ctx)
+    if not isinstance(data, dict):
+        out.append(ManifestError(
+            f"not a Kubernetes object: the document is {_a(go_json_kind(data))}, "
+            "not a mapping", source, index, chunk.first_line + 1 + _first_content_line(chunk.text),
+            None, "a Kubernetes manifest is a mapping with apiVersion, kind, metadata",
+            CODE_NOT_K8S))
+        return
+    _extract(data, ctx, None, out)
+
+
+def _first_content_line(text: str) -> int:
+    """0-based line of the first line that is not blank, a comment, a directive or `---`."""
+    for n, line in enumerate(text.splitlines()):
+        s = line.strip()
+        if s and not s.startswith("#") and not line.startswith("%") and s != "---":
+            return n
+        if line.startswith("--- ") and s[4:].strip() and not s[4:].strip().startswith("#"):
+            return n
+    return 0
+
+
 def load_manifests_text(text: str, source: str | None = None
                         ) -> list[ManifestObject | ManifestError]:
     """Read every document of a YAML stream; see `load_manifests`."""
-    loader_cls = _loader_class()
-    import yaml
-
     out: list[ManifestObject | ManifestError] = []
+    if len(text) > MAX_MANIFEST_BYTES:
+        return [ManifestError(f"the manifest has {len(text)} characters; katacfg reads at "
+                              f"most {MAX_MANIFEST_BYTES}", source, 0, None, None,
+                              "split the file", CODE_TOO_BIG)]
     if text.startswith("\ufeff"):
         text = text[1:]
     for index, chunk in enumerate(_split_documents(text), start=1):
-        loader = loader_cls(chunk.text)
-        try:
-            try:
-                node = loader.get_single_node()
-                data = loader.construct_document(node) if node is not None else None
-            finally:
-                loader.dispose()
-        except yaml.YAMLError as exc:
-            out.append(_yaml_error(exc, source, index, chunk.first_line))
-            continue
-        except Exception as exc:  # libyaml/constructor oddities: still one error, no traceback
-            out.append(ManifestError(f"invalid YAML: {type(exc).__name__}: {exc}", source,
-                                     index, chunk.first_line + 1, None, None, CODE_YAML))
-            continue
-        if data is None:
-            continue  # an empty document: kubectl skips it too
-        ctx = _Ctx(source, index, chunk.first_line, node)
-        if not isinstance(data, dict):
-            out.append(ManifestError(
-                f"not a Kubernetes object: the document is {_a(go_json_kind(data))}, "
-                "not a mapping", source, index, _node_line(ctx, node), None,
-                "a Kubernetes manifest is a mapping with apiVersion, kind, metadata",
-                CODE_NOT_K8S))
-            continue
-        try:
-            _extract(data, ctx, (), None, out)
-        except Exception as exc:  # never a traceback for one odd object
-            out.append(ManifestError(f"cannot read this object: {type(exc).__name__}: {exc}",
-                                     source, index, _node_line(ctx, node), None, None,
-                                     CODE_NOT_K8S))
+        if index > MAX_DOCUMENTS:
+            out.append(ManifestError(f"more than {MAX_DOCUMENTS} documents; the rest is not "
+                                     "read", source, index, chunk.first_line + 1, None,
+                                     "split the file", CODE_TOO_BIG))
+            break
+        _read_chunk(chunk, index, source, out)
     return out
 
 
@@ -747,6 +834,21 @@ def _is_path(arg: object) -> bool:
     if not isinstance(arg, str) or "\n" in arg or not arg.strip():
         return False
     return arg == "-" or os.path.exists(arg) or ": " not in arg and not arg.endswith(":")
+
+
+def read_manifest_file(path: str) -> str:
+    """The text of a manifest file (`-`: standard input), bounded.
+
+    Raises OSError (with strerror) for what cannot be read, ValueError for what is too
+    large, not a regular file, or not UTF-8."""
+    from katacfg import boundedio
+
+    data = boundedio.read_bytes(path, MAX_MANIFEST_BYTES, what="manifest")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start}); Kubernetes manifests are "
+                         "UTF-8") from None
 
 
 def load_manifests(text_or_path: str | os.PathLike[str], *, source: str | None = None
@@ -761,13 +863,8 @@ def load_manifests(text_or_path: str | os.PathLike[str], *, source: str | None =
         path = os.fspath(text_or_path)
         name = source or ("<stdin>" if path == "-" else path)
         try:
-            if path == "-":
-                import sys
-                text = sys.stdin.read()
-            else:
-                with open(path, encoding="utf-8") as fh:
-                    text = fh.read()
-        except (OSError, UnicodeDecodeError) as exc:
+            text = read_manifest_file(path)
+        except (OSError, ValueError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             return [ManifestError(f"cannot read {path}: {reason}", name, 0, None, None, None,
                                   CODE_IO)]
