@@ -270,12 +270,12 @@ def test_default_runtime_name_without_runtime_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(("name", "fragment"), [
-    ("containerd-v3.toml", "unknown containerd configuration layout (version 3"),
     ("containerd-no-cri.toml", "unknown containerd configuration layout: no CRI plugin table"),
     ("containerd-v2-tables-without-version.toml", "has no `version = 2`"),
     ("containerd-docker-packaged.toml", "the CRI plugin is disabled"),
     ("containerd-broken.toml", "is not valid TOML"),
     ("does-not-exist.toml", "cannot read containerd configuration"),
+    ("crio-kata.conf", "this is a CRI-O configuration ([crio] table), not a containerd"),
 ])
 def test_unusable_containerd_configuration_names_the_file(name: str, fragment: str) -> None:
     path = DATA / name
@@ -283,7 +283,7 @@ def test_unusable_containerd_configuration_names_the_file(name: str, fragment: s
         load_containerd_config(path)
     assert fragment in info.value.message
     assert info.value.file == str(path)
-    assert str(path) in info.value.render()
+    assert info.value.render().count(str(path)) == 1  # named once, where the location goes
 
 
 def test_broken_toml_gives_line() -> None:
@@ -424,8 +424,11 @@ def test_crio_sandbox_annotations() -> None:
 
 
 def test_crio_not_a_crio_conf() -> None:
-    with pytest.raises(CRIConfigError, match=r"not a crio.conf: no \[crio\] table"):
+    with pytest.raises(CRIConfigError, match="this is a containerd configuration, not a CRI-O") as info:
         load_crio_config(DATA / "containerd-1.6.20-default.toml")
+    assert info.value.hint == "give it with --containerd-config"
+    with pytest.raises(CRIConfigError, match=r"not a crio.conf: no \[crio\] table"):
+        load_crio_config("[other]\nx = 1\n")
 
 
 def test_load_cri_config_dispatch() -> None:
@@ -469,3 +472,111 @@ def test_crio_passed_and_dropped_partition_the_pod(pod: dict, allowed: list) -> 
     for k in pod:
         if k.startswith("io.katacontainers."):
             assert k in passed
+
+
+# ----------------------------------------------------------------------------- containerd 2.x
+
+
+def test_kata_docs_containerd2_example() -> None:
+    cfg = load_containerd_config(DATA / "kata-docs-containerd2-v3.toml")
+    assert cfg.layout == "containerd-v3" and cfg.version == 3 and not cfg.diagnostics
+    kata = cfg.runtime("kata")
+    assert kata.config_path == "/opt/kata/share/defaults/kata-containers/configuration.toml"
+    assert kata.line == 7 and cri.kata_front_end(kata) == "shimv2"
+    assert cri.shim_binary(kata) == "containerd-shim-kata-v2"
+
+
+def test_kata_deploy_on_containerd2_follows_imports_and_merges_keys() -> None:
+    root = DATA / "kata-deploy-v3/etc/containerd/config.toml"
+    cfg = load_containerd_config(root)
+    assert [Path(f).name for f in cfg.files] == ["config.toml", "50-user.toml",
+                                                  "kata-deploy.toml"]
+    assert sorted(cfg.kata_runtimes, key=lambda r: r.name) == [
+        cfg.runtimes[n] for n in ("kata-clh", "kata-fc", "kata-qemu")]
+    qemu = cfg.runtime("kata-qemu")
+    # kata-deploy's file is read last and wins; it is where the runtime is defined
+    assert qemu.pod_annotations == ("io.katacontainers.*",)
+    assert qemu.file is not None and qemu.file.endswith("config.d/kata-deploy.toml")
+    assert qemu.line == 2
+    assert qemu.config_path.endswith("runtimes/qemu/configuration-qemu.toml")
+    for r in cfg.kata_runtimes:  # kata-deploy's runtime types run the Kata shim v2
+        assert cri.kata_front_end(r) == "shimv2"
+        assert cri.shim_binary(r) == "/opt/kata/bin/containerd-shim-kata-v2"
+    assert cfg.runtime(None).name == "runc" and not cfg.runtime("runc").implicit
+    assert not [d for d in cfg.diagnostics if d.severity == "error"]
+
+
+def test_kata_shim_name_from_runtime_type() -> None:
+    r = cri.RuntimeHandler("kata-fc", CONTAINERD, "io.containerd.kata-fc.v2")
+    assert cri.shim_binary(r) == "containerd-shim-kata-fc-v2"
+    assert cri.kata_front_end(r) == "shimv2"
+    runc = cri.RuntimeHandler("kata", CONTAINERD, "io.containerd.runc.v1", binary="kata-runtime")
+    assert cri.kata_front_end(runc) == "cli"
+
+
+def test_containerd1_drop_in_takes_the_root_version_and_replaces_the_plugin_table() -> None:
+    cfg = load_containerd_config(DATA / "kata-deploy-v2/config.toml")
+    assert cfg.layout == "containerd-v2" and len(cfg.files) == 2
+    assert cfg.runtime("kata-qemu").is_kata
+    assert cfg.runtime("runc").implicit  # the root's runc table was replaced with the plugin's
+    (warn,) = cfg.diagnostics
+    assert "replaces the whole [plugins.\"io.containerd.grpc.v1.cri\"] table" in warn.message
+
+
+def test_mixed_tables_say_the_kata_table_is_ignored() -> None:
+    cfg = load_containerd_config(DATA / "kata-docs-mixed-v1-v2.toml")
+    kata = [d for d in cfg.diagnostics if d.key == "kata"]
+    assert kata and "is ignored" in kata[0].message and kata[0].line == 16
+    assert "reads only [plugins.cri]" in kata[0].message
+    with pytest.raises(CRIConfigError):
+        cfg.runtime("kata")
+
+
+def test_v3_file_with_v2_tables_is_ignored_with_a_reason(tmp_path: Path) -> None:
+    text = ('version = 3\n[plugins."io.containerd.cri.v1.runtime".containerd]\n'
+            'default_runtime_name = "runc"\n'
+            '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]\n'
+            'runtime_type = "io.containerd.kata.v2"\n')
+    cfg = load_containerd_config(text)
+    (d,) = cfg.diagnostics
+    assert d.key == "kata" and "containerd 2.x reads runtimes from" in d.message
+
+
+def test_imports_relative_glob_cycle_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "config.toml").write_text(
+        'version = 3\nimports = ["conf.d/*.toml", "missing.toml", "config.toml"]\n')
+    (tmp_path / "conf.d" / "10-kata.toml").write_text(
+        '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]\n'
+        'runtime_type = "io.containerd.kata.v2"\npod_annotations = ["io.katacontainers.*"]\n'
+        'imports = ["../config.toml"]\n')
+    cfg = load_containerd_config(tmp_path / "config.toml")
+    # a drop-in without version is migrated: its version 2 table is read as version 3
+    assert cfg.runtime("kata").pod_annotations == ("io.katacontainers.*",)
+    (err,) = [d for d in cfg.diagnostics if d.severity == "error"]
+    assert "missing.toml" in (err.file or "") and "containerd refuses to start" in err.message
+
+
+def test_drop_in_of_a_higher_version_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('version = 2\nimports = ["d.toml"]\n'
+                                          '[plugins."io.containerd.grpc.v1.cri"]\n')
+    (tmp_path / "d.toml").write_text("version = 3\n")
+    cfg = load_containerd_config(tmp_path / "config.toml")  # containerd 1.x: no such check
+    assert cfg.layout == "containerd-v2"
+    (tmp_path / "config.toml").write_text('version = 3\nimports = ["d.toml"]\n')
+    (tmp_path / "d.toml").write_text("version = 4\n")
+    with pytest.raises(CRIConfigError, match="drop-in config version 4 higher than root"):
+        load_containerd_config(tmp_path / "config.toml")
+
+
+def test_toml_1_0_features_are_read_without_positions() -> None:
+    cfg = load_containerd_config(
+        'version = 3\n[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.kata]\n'
+        'runtime_type = "io.containerd.kata.v2"\noptions.ConfigPath = "/etc/k.toml"\n')
+    assert cfg.runtime("kata").config_path == "/etc/k.toml"
+
+
+def test_manifest_given_as_containerd_config() -> None:
+    with pytest.raises(CRIConfigError, match="this is a Kubernetes manifest") as info:
+        load_containerd_config(Path(__file__).parent / "data/manifests/deployment.yaml")
+    assert "--containerd-config" in (info.value.hint or "")

@@ -142,7 +142,7 @@ def test_broken_document_in_the_middle_is_reported_and_the_rest_explained(node):
 
 def test_not_kubernetes_yaml(node):
     p = run("--kata-config", node, "explain", str(MANIFESTS / "not-kubernetes.yaml"))
-    assert p.returncode == 1 and "error:" in p.stdout and "Traceback" not in p.stderr
+    assert p.returncode == 1 and "error KM002:" in p.stdout and "Traceback" not in p.stderr
 
 
 def test_pod_without_annotations_gets_the_node_default(node):
@@ -151,11 +151,12 @@ def test_pod_without_annotations_gets_the_node_default(node):
     assert r.pods and all(p.starts and not p.changes for p in r.pods)
 
 
-def test_unknown_containerd_layout_is_one_clear_line(tmp_path, node):
+def test_unusable_containerd_configuration_is_one_clear_line(tmp_path, node):
     p = run("--kata-config", node, "explain", str(MANIFESTS / "deployment.yaml"),
-            "--containerd-config", str(DATA / "cri/containerd-v3.toml"))
+            "--containerd-config", str(DATA / "cri/containerd-docker-packaged.toml"))
     assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1 and "containerd-v3.toml" in p.stderr
+    (line,) = p.stderr.strip().splitlines()
+    assert "containerd-docker-packaged.toml" in line and "error KR001:" in line
 
 
 def test_json_output(node):

@@ -131,6 +131,8 @@ class CRIConfigError(ValueError):
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
                  column: int | None = None, hint: str | None = None,
                  code: str = CODE_CONFIG) -> None:
+        if file and message.startswith(file + ": "):
+            message = message[len(file) + 2:]  # the location already names the file
         super().__init__(message)
         self.message = message
         self.file = file
@@ -175,6 +177,7 @@ class RuntimeHandler:
     line: int | None = None  # line of the runtime's table header
     implicit: bool = False  # not in the file: the CRI's built-in default
     workloads: tuple[CrioWorkload, ...] = ()  # CRI-O: the configuration's workloads
+    runtime_path: str | None = None  # containerd: the shim binary, instead of its derived name
 
     @property
     def is_kata(self) -> bool:
@@ -201,6 +204,7 @@ class CRIConfig:
     runtimes: dict[str, RuntimeHandler]
     diagnostics: tuple[Diagnostic, ...] = ()
     workloads: tuple[CrioWorkload, ...] = ()
+    files: tuple[str, ...] = ()  # every file read (containerd: the root, then its imports)
 
     @property
     def kata_runtimes(self) -> list[RuntimeHandler]:
@@ -243,8 +247,7 @@ class CRIConfig:
     def _missing_hint(self, name: str) -> str:
         known = ", ".join(sorted(self.runtimes)) or "none"
         if self.manager == CONTAINERD:
-            table = (f"[plugins.cri.containerd.runtimes.{name}]" if self.layout == "containerd-v1"
-                     else f'[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{name}]')
+            table = _runtimes_table(int(self.layout[-1])) + f".{name}]"
         else:
             table = f"[crio.runtime.runtimes.{name}]"
         return f"add {table} (configured runtimes: {known})"
@@ -266,6 +269,60 @@ class SandboxAnnotations:
     dropped: list[Dropped]  # pod annotations the CRI kept back
     added: dict[str, str]  # what the CRI itself sets
     overridden: list[str]  # pod annotations replaced by a CRI value of the same key
+
+
+# ----------------------------------------------------------------------------- Kata front end
+
+# containerd's shim v2 naming: runtime_type io.containerd.<name>.<version> runs the binary
+# containerd-shim-<name>-<version> (kata-deploy: io.containerd.kata-qemu.v2 and friends).
+_SHIM_TYPE_RE = re.compile(r"io\.containerd\.([^.]+)\.(v[0-9]+)\Z")
+
+
+def shim_binary(runtime: RuntimeHandler) -> str | None:
+    """The containerd shim a runtime runs: runtime_path if set, else the name containerd
+    derives from runtime_type (io.containerd.kata-qemu.v2 -> containerd-shim-kata-qemu-v2)."""
+    if runtime.manager != CONTAINERD:
+        return None
+    if runtime.runtime_path:
+        return runtime.runtime_path
+    m = _SHIM_TYPE_RE.match(runtime.runtime_type)
+    return f"containerd-shim-{m.group(1)}-{m.group(2)}" if m else None
+
+
+def kata_front_end(runtime: RuntimeHandler | None) -> str:
+    """Which Kata front end loads the configuration: "shimv2" or "cli".
+
+    containerd: a shim v2 whose name is Kata's (io.containerd.kata.v2, kata-deploy's
+    io.containerd.kata-<name>.v2) is containerd-shim-kata-v2; any other runtime type runs
+    kata-runtime (the CLI) as its OCI runtime binary. CRI-O: runtime_type "vm" is the shim
+    v2. No CRI configuration: the shim v2, as every current install.
+    """
+    if runtime is None:
+        return "shimv2"
+    kind = runtime.runtime_type.lower()
+    if runtime.manager == CRIO:
+        return "shimv2" if kind == "vm" else "cli"
+    m = _SHIM_TYPE_RE.match(kind)
+    if m is not None and m.group(2) == "v2" and m.group(1).startswith("kata"):
+        return "shimv2"
+    return "cli"
+
+
+def kata_config_path(runtime: RuntimeHandler | None, sandbox: Mapping[str, str], mode: str,
+                     *, override: str | None = None) -> tuple[str | None, bool]:
+    """(the Kata configuration file a sandbox loads, whether the pod chose it).
+
+    `override` (--kata-config) stands for the node's file; else the runtime's ConfigPath /
+    runtime_config_path; the shim v2 then lets io.katacontainers.config_path choose (it is
+    not gated by enable_annotations). None: Kata's default paths.
+    """
+    from katacfg.options.globals import CONFIG_PATH_ANNOTATION
+
+    path = override or (runtime.config_path if runtime is not None else None)
+    chosen = sandbox.get(CONFIG_PATH_ANNOTATION) if mode == "shimv2" else None
+    if chosen:
+        return chosen, True
+    return path, False
 
 
 # ----------------------------------------------------------------------------- passing
@@ -428,78 +485,121 @@ def sandbox_annotations(pod_annotations: Mapping[str, str], runtime: RuntimeHand
 
 # ----------------------------------------------------------------------------- TOML reading
 
-
-_HEADER_RE = re.compile(r"^[ \t]*\[(?!\[)(.+?)\][ \t]*(?:#.*)?$")
-_KEYLINE_RE = re.compile(r"""^[ \t]*((?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*')"""
-                          r"""(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|"[^"\n]*"|'[^'\n]*'))*)[ \t]*=""")
-_KEYPART_RE = re.compile(r"""[ \t]*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')[ \t]*""")
+MAX_CRI_CONFIG_BYTES = 4 * 1024 * 1024  # one containerd / CRI-O file
+MAX_IMPORTED_FILES = 64  # containerd imports and drop-ins followed, in all
 
 
-def _split_key(text: str) -> tuple[str, ...] | None:
-    parts: list[str] = []
-    pos = 0
-    while True:
-        m = _KEYPART_RE.match(text, pos)
-        if not m:
-            return None
-        bare, basic, literal = m.groups()
-        parts.append(bare if bare is not None else
-                     basic.encode().decode("unicode_escape") if basic is not None and "\\" in basic
-                     else basic if basic is not None else literal)
-        pos = m.end()
-        if pos == len(text):
-            return tuple(parts)
-        if text[pos] != ".":
-            return None
-        pos += 1
+@dataclass(slots=True)
+class _Toml:
+    """One decoded TOML file, with the line of each key and table (gotoml's positions)."""
+
+    data: dict[str, Any]
+    file: str | None
+    positions: dict[tuple[Any, ...], tuple[int, int]]
+
+    def line(self, path: tuple[Any, ...], default: int | None = None) -> int | None:
+        pos = self.positions.get(path)
+        return pos[0] if pos else default
 
 
-def _toml_lines(text: str) -> dict[tuple[str, ...], int]:
-    """1-based line of each table header and key (for messages; tomllib has no positions)."""
-    lines: dict[tuple[str, ...], int] = {}
-    table: tuple[str, ...] = ()
-    for n, line in enumerate(text.splitlines(), start=1):
-        m = _HEADER_RE.match(line)
-        if m:
-            key = _split_key(m.group(1))
-            if key is not None:
-                table = key
-                lines.setdefault(table, n)
-            continue
-        k = _KEYLINE_RE.match(line)
-        if k:
-            key = _split_key(k.group(1))
-            if key is not None:
-                lines.setdefault(table + key, n)
-    return lines
+def _is_toml_path(text_or_path: str | os.PathLike[str]) -> bool:
+    return isinstance(text_or_path, os.PathLike) or (
+        isinstance(text_or_path, str) and "\n" not in text_or_path
+        and "=" not in text_or_path and "[" not in text_or_path)
 
 
-def _read_toml(text_or_path: str | os.PathLike[str], what: str
-               ) -> tuple[dict[str, Any], str, str | None]:
-    """(data, text, file name) of a TOML file or text; CRIConfigError when unusable."""
-    import tomllib
+def _read_toml(text_or_path: str | os.PathLike[str], what: str) -> _Toml:
+    """A TOML file or text, decoded; CRIConfigError when it is unusable.
+
+    gotoml (with positions) reads what the Go TOML 0.4 decoder reads; a file it refuses
+    for a TOML 1.0 feature that containerd's and CRI-O's go-toml accept (dotted keys,
+    mixed arrays) is read with tomllib instead, without positions.
+    """
+    from katacfg import boundedio, gotoml
 
     file: str | None = None
-    if isinstance(text_or_path, os.PathLike) or (
-            isinstance(text_or_path, str) and "\n" not in text_or_path
-            and "=" not in text_or_path and "[" not in text_or_path):
+    if _is_toml_path(text_or_path):
         file = os.fspath(text_or_path)
         try:
-            with open(file, "rb") as fh:
-                raw = fh.read()
+            raw = boundedio.read_bytes(file, MAX_CRI_CONFIG_BYTES, what=f"{what} configuration")
         except OSError as exc:
-            raise CRIConfigError(f"cannot read {what} configuration {file}: "
+            raise CRIConfigError(f"cannot read {what} configuration: "
                                  f"{exc.strerror or exc}", file=file) from None
+        except ValueError as exc:
+            raise CRIConfigError(f"cannot read {what} configuration: {exc}",
+                                 file=file) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise CRIConfigError(f"{what} configuration {file} is not UTF-8: {exc}",
+            raise CRIConfigError(f"{what} configuration is not UTF-8 (byte {exc.start})",
                                  file=file) from None
     else:
         text = str(text_or_path)
     try:
-        data = tomllib.loads(text)
+        doc = gotoml.parse(text)
+        return _Toml(doc.data, file, doc.positions)
+    except (gotoml.TomlSyntaxError, RecursionError):
+        pass
+    return _Toml(_tomllib_fallback(text, what, file), file, {})
+
+
+_MANIFEST_RE = re.compile(r"^(?:apiVersion|kind):[ \t]*\S", re.M)
+_KATA_TABLES = ("hypervisor", "agent", "factory", "netmon", "shim", "proxy")
+_CONTAINERD_KEYS = ("plugins", "imports", "disabled_plugins", "required_plugins", "grpc",
+                    "proxy_plugins", "stream_processors")
+
+
+def looks_like_manifest(text: str) -> bool:
+    """A Kubernetes YAML manifest (both `apiVersion:` and `kind:` at the start of lines)."""
+    found = {m.group(0)[:4] for m in _MANIFEST_RE.finditer(text, 0, 65536)}
+    return found == {"apiV", "kind"}
+
+
+def config_kind(data: Mapping[str, Any]) -> str | None:
+    """Which configuration a decoded TOML file is: "crio", "containerd", "kata" or None."""
+    if isinstance(data.get("crio"), dict):
+        return "crio"
+    if any(k in data for k in _CONTAINERD_KEYS):
+        return "containerd"
+    if any(isinstance(data.get(k), dict) for k in _KATA_TABLES):
+        return "kata"
+    return None
+
+
+_KIND_TEXT = {
+    "crio": ("a CRI-O configuration ([crio] table)", "give it with --crio-config"),
+    "containerd": ("a containerd configuration", "give it with --containerd-config"),
+    "kata": ("a Kata configuration.toml", "give it with --kata-config"),
+}
+
+
+def config_kind_text(kind: str) -> tuple[str, str]:
+    """(what a configuration kind is, which flag takes it), for messages."""
+    return _KIND_TEXT[kind]
+
+
+def _wrong_kind(doc: _Toml, name: str, expected: str) -> None:
+    """Raise when the file is another kind of configuration, naming the flag that takes it."""
+    kind = config_kind(doc.data)
+    if kind is None or kind == {"containerd": "containerd", "CRI-O": "crio"}.get(expected):
+        return
+    what, fix = _KIND_TEXT[kind]
+    raise CRIConfigError(f"{name}: this is {what}, not a {expected} configuration",
+                         file=doc.file,
+                         hint=fix)
+
+
+def _tomllib_fallback(text: str, what: str, file: str | None) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        if looks_like_manifest(text):
+            raise CRIConfigError(f"this is a Kubernetes manifest (YAML), not a {what} "
+                                 "configuration", file=file,
+                                 hint="give it as MANIFEST.yaml: katacfg explain MANIFEST.yaml "
+                                      "--containerd-config CONFIG.toml") from None
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
         line = int(m.group(1)) if m else None
@@ -508,7 +608,9 @@ def _read_toml(text_or_path: str | os.PathLike[str], what: str
             line = text.count("\n") + (0 if text.endswith("\n") else 1)
         raise CRIConfigError(f"{what} configuration is not valid TOML: {msg}", file=file,
                              line=line, column=col) from None
-    return data, text, file
+    except RecursionError:
+        raise CRIConfigError(f"{what} configuration is nested too deeply to read",
+                             file=file) from None
 
 
 def _str_list(value: Any, where: str, file: str | None, line: int | None,
@@ -518,9 +620,18 @@ def _str_list(value: Any, where: str, file: str | None, line: int | None,
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
     diags.append(Diagnostic("error", CODE_CONFIG,
-                             f"{where}: `{key}` must be a list of strings, not {value!r}",
+                             f"{where}: `{key}` must be a list of strings, not {_short(value)}",
                              file, line, None, key))
     return ()
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 # ----------------------------------------------------------------------------- containerd
@@ -530,81 +641,71 @@ _V2_CRI = "io.containerd.grpc.v1.cri"
 _V3_RUNTIME = "io.containerd.cri.v1.runtime"
 CONTAINERD_DEFAULT_RUNTIME = "runc"
 CONTAINERD_DEFAULT_RUNTIME_TYPE = "io.containerd.runc.v2"
+_CRI_TABLE = {1: _V1_CRI, 2: _V2_CRI, 3: _V3_RUNTIME}  # where each layout keeps its runtimes
+_LAYOUT = {1: "containerd-v1", 2: "containerd-v2", 3: "containerd-v3"}
+
+
+def _plugin_table(layout_version: int) -> str:
+    """`[plugins.cri]` / `[plugins."io.containerd.grpc.v1.cri"]` ... without the bracket."""
+    plugin = _CRI_TABLE[layout_version]
+    return f"[plugins.{plugin}" if plugin == _V1_CRI else f'[plugins."{plugin}"'
+
+
+def _runtimes_table(layout_version: int) -> str:
+    return _plugin_table(layout_version) + ".containerd.runtimes"
+
+
+@dataclass(slots=True)
+class _Merged:
+    """The containerd configuration after imports, as containerd merges its files."""
+
+    version: int  # the root file's version (1 for none)
+    layout: int  # 1, 2 or 3: which CRI table holds the runtimes
+    plugins: dict[str, Any]
+    disabled: list[str]
+    origin: dict[tuple[Any, ...], tuple[str | None, int]]  # path under plugins -> (file, line)
+    files: list[str]
+    diags: list[Diagnostic]
+
+    def line(self, path: tuple[Any, ...]) -> int | None:
+        found = self.origin.get(path)
+        return found[1] if found else None
+
+    def file_of(self, path: tuple[Any, ...], default: str | None) -> str | None:
+        found = self.origin.get(path)
+        return found[0] if found else default
 
 
 def load_containerd_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
-    """The CRI runtimes of a containerd config.toml (1.x: version 1 or 2 layout).
+    """The CRI runtimes of a containerd config.toml, with its imports and drop-ins.
 
-    version 1 (or none) reads `[plugins.cri]`, version 2 `[plugins."io.containerd.grpc.v1.cri"]`
-    (containerd reads only the table of its version). Anything else -> CRIConfigError
-    naming the file. Problems containerd would refuse or ignore are in `diagnostics`.
+    containerd 1.x: version 1 (or none) reads `[plugins.cri]`, version 2
+    `[plugins."io.containerd.grpc.v1.cri"]`; containerd 2.x (version 3) reads
+    `[plugins."io.containerd.cri.v1.runtime"]` and migrates older files it imports. Anything
+    unusable -> CRIConfigError naming the file; problems containerd would refuse or ignore
+    are in `diagnostics`.
     """
-    data, text, file = _read_toml(text_or_path, "containerd")
+    root = _read_toml(text_or_path, "containerd")
+    if "plugins" not in root.data:
+        _wrong_kind(root, root.file or "containerd configuration", "containerd")
+    merged = _merge_containerd(root)
+    file = root.file
     name = file or "containerd configuration"
-    lines = _toml_lines(text)
-    diags: list[Diagnostic] = []
-    version = data.get("version", 1)
-    plugins = data.get("plugins")
-    plugins = plugins if isinstance(plugins, dict) else {}
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise CRIConfigError(f"{name}: `version` must be an integer, not {version!r}",
-                             file=file, line=lines.get(("version",)))
-    if version >= 3 or _V3_RUNTIME in plugins:
-        raise CRIConfigError(
-            f"{name}: unknown containerd configuration layout (version {version}"
-            + (f', [plugins."{_V3_RUNTIME}"]' if _V3_RUNTIME in plugins else "")
-            + "): katacfg reads containerd 1.x layouts, version 1 [plugins.cri] and "
-              'version 2 [plugins."io.containerd.grpc.v1.cri"]',
-            file=file, line=lines.get(("version",)) or lines.get(("plugins", _V3_RUNTIME)),
-            hint="containerd 2.x (version 3) keeps runtimes under "
-                 '[plugins."io.containerd.cri.v1.runtime".containerd.runtimes]')
-    if version not in (1, 2):
-        raise CRIConfigError(f"{name}: unknown containerd configuration version {version}",
-                             file=file, line=lines.get(("version",)))
-    disabled = data.get("disabled_plugins") or []
-    if isinstance(disabled, list) and (_V1_CRI in disabled or _V2_CRI in disabled):
-        raise CRIConfigError(
-            f"{name}: the CRI plugin is disabled (disabled_plugins = {disabled!r}): "
-            "Kubernetes cannot run pods through this containerd", file=file,
-            line=lines.get(("disabled_plugins",)),
-            hint='remove "cri" from disabled_plugins (Docker\'s packaged config.toml '
-                 "disables it)")
-    own, other = (_V1_CRI, _V2_CRI) if version == 1 else (_V2_CRI, _V1_CRI)
-    layout = "containerd-v1" if version == 1 else "containerd-v2"
-    cri = plugins.get(own)
+    for plugin in (_V1_CRI, _V2_CRI, _V3_RUNTIME):
+        if plugin in merged.disabled and (plugin == _CRI_TABLE[merged.layout] or plugin == _V2_CRI
+                                          or merged.layout == 1 and plugin == _V1_CRI):
+            raise CRIConfigError(
+                f"{name}: the CRI plugin is disabled (disabled_plugins = {merged.disabled!r}): "
+                "Kubernetes cannot run pods through this containerd", file=file,
+                line=root.line(("disabled_plugins",)),
+                hint=f'remove "{plugin}" from disabled_plugins (Docker\'s packaged config.toml '
+                     "disables it)")
+    cri = merged.plugins.get(_CRI_TABLE[merged.layout])
     if not isinstance(cri, dict):
-        if isinstance(plugins.get(other), dict):
-            if version == 1:
-                msg = (f'{name}: the CRI plugin is configured as [plugins."{_V2_CRI}"] '
-                       "(version 2 layout) but the file has no `version = 2`: containerd "
-                       "reads [plugins.cri] and would not see these runtimes")
-                hint = "add `version = 2` at the top of the file"
-            else:
-                msg = (f"{name}: the CRI plugin is configured as [plugins.cri] (version 1 "
-                       f"layout) but the file says version = 2: containerd reads "
-                       f'[plugins."{_V2_CRI}"] and would not see these runtimes')
-                hint = "remove `version = 2`, or rename the tables to the version 2 layout"
-            raise CRIConfigError(msg, file=file, line=lines.get(("plugins", other)),
-                                 hint=hint)
-        raise CRIConfigError(
-            f"{name}: unknown containerd configuration layout: no CRI plugin table "
-            + ("[plugins.cri]" if version == 1 else f'[plugins."{_V2_CRI}"]'),
-            file=file, hint="the Kata runtime goes in [plugins.cri.containerd.runtimes.kata] "
-                            '(version 1) or [plugins."io.containerd.grpc.v1.cri".containerd.'
-                            "runtimes.kata] (version 2)")
-    base = ("plugins", own)
-    ctd = cri.get("containerd") if isinstance(cri.get("containerd"), dict) else {}
-    raw_runtimes = ctd.get("runtimes") if isinstance(ctd.get("runtimes"), dict) else {}
-    runtimes: dict[str, RuntimeHandler] = {}
-    for rname, raw in raw_runtimes.items():
-        path = base + ("containerd", "runtimes", rname)
-        if not isinstance(raw, dict):
-            diags.append(Diagnostic("error", CODE_CONFIG,
-                                     f"runtime {rname!r} must be a table, not {raw!r}", file,
-                                     lines.get(path), None, rname))
-            continue
-        runtimes[rname] = _containerd_runtime(rname, raw, path, file, lines, diags)
-
+        _no_cri_table(merged, root, name)
+    base = ("plugins", _CRI_TABLE[merged.layout])
+    ctd = _table(_table(cri).get("containerd"))
+    runtimes = _containerd_runtimes(ctd, base, merged, file)
     default_name = ctd.get("default_runtime_name")
     if not isinstance(default_name, str) or not default_name:
         default_name = CONTAINERD_DEFAULT_RUNTIME
@@ -613,44 +714,104 @@ def load_containerd_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
         runtimes[CONTAINERD_DEFAULT_RUNTIME] = RuntimeHandler(
             CONTAINERD_DEFAULT_RUNTIME, CONTAINERD, CONTAINERD_DEFAULT_RUNTIME_TYPE,
             file=file, implicit=True)
-    # Deprecated tables, as containerd's ValidatePluginConfig maps them.
+    if merged.layout < 3:
+        default_name = _deprecated_tables(ctd, base, merged, runtimes, default_name)
+    if default_name not in runtimes:
+        path = base + ("containerd", "default_runtime_name")
+        merged.diags.append(Diagnostic(
+            "error", CODE_CONFIG,
+            f'no corresponding runtime configured in `runtimes` for `default_runtime_name` '
+            f'"{default_name}": containerd refuses to load the CRI plugin',
+            merged.file_of(path, file), merged.line(path), None, "default_runtime_name"))
+    return CRIConfig(CONTAINERD, file, _LAYOUT[merged.layout], merged.version, default_name,
+                     runtimes, tuple(merged.diags), files=tuple(merged.files))
+
+
+def _no_cri_table(merged: _Merged, root: _Toml, name: str) -> None:
+    """Raise: the layout's CRI table is missing; say which other table holds runtimes."""
+    file = root.file
+    for other in (_V1_CRI, _V2_CRI, _V3_RUNTIME):
+        if other != _CRI_TABLE[merged.layout] and isinstance(merged.plugins.get(other), dict):
+            if merged.layout == 1 and other == _V2_CRI:
+                msg = (f'{name}: the CRI plugin is configured as [plugins."{_V2_CRI}"] '
+                       "(version 2 layout) but the file has no `version = 2`: containerd "
+                       "reads [plugins.cri] and would not see these runtimes")
+                hint = "add `version = 2` at the top of the file"
+            elif merged.layout == 2 and other == _V1_CRI:
+                msg = (f"{name}: the CRI plugin is configured as [plugins.cri] (version 1 "
+                       f"layout) but the file says version = 2: containerd reads "
+                       f'[plugins."{_V2_CRI}"] and would not see these runtimes')
+                hint = "remove `version = 2`, or rename the tables to the version 2 layout"
+            else:
+                msg = (f"{name}: the runtimes are under [plugins.\"{other}\"] but the file says "
+                       f"version = {merged.version}: containerd reads "
+                       f"{_plugin_table(merged.layout)}] "
+                       "and would not see them")
+                hint = ("containerd 2.x (version 3) keeps runtimes under "
+                        f'[plugins."{_V3_RUNTIME}".containerd.runtimes]')
+            raise CRIConfigError(msg, file=merged.file_of(("plugins", other), file),
+                                 line=merged.line(("plugins", other)), hint=hint)
+    raise CRIConfigError(
+        f"{name}: unknown containerd configuration layout: no CRI plugin table "
+        + f"{_plugin_table(merged.layout)}]",
+        file=file, hint="the Kata runtime goes in [plugins.cri.containerd.runtimes.kata] "
+                        '(version 1), [plugins."io.containerd.grpc.v1.cri".containerd.'
+                        'runtimes.kata] (version 2) or [plugins."io.containerd.cri.v1.runtime"'
+                        ".containerd.runtimes.kata] (version 3)")
+
+
+def _containerd_runtimes(ctd: dict[str, Any], base: tuple[str, ...], merged: _Merged,
+                         file: str | None) -> dict[str, RuntimeHandler]:
+    runtimes: dict[str, RuntimeHandler] = {}
+    for rname, raw in _table(ctd.get("runtimes")).items():
+        path = base + ("containerd", "runtimes", rname)
+        if not isinstance(raw, dict):
+            merged.diags.append(Diagnostic(
+                "error", CODE_CONFIG, f"runtime {rname!r} must be a table, not {_short(raw)}",
+                merged.file_of(path, file), merged.line(path), None, rname))
+            continue
+        runtimes[rname] = _containerd_runtime(rname, raw, path, merged, file)
+    return runtimes
+
+
+def _deprecated_tables(ctd: dict[str, Any], base: tuple[str, ...], merged: _Merged,
+                       runtimes: dict[str, RuntimeHandler], default_name: str) -> str:
+    """containerd 1.x's ValidatePluginConfig: the pre-`runtimes` tables, as runtimes."""
+    raw_runtimes = _table(ctd.get("runtimes"))
     for table, target in (("untrusted_workload_runtime", "untrusted"),
                           ("default_runtime", "default")):
         raw = ctd.get(table)
-        if isinstance(raw, dict) and raw.get("runtime_type"):
-            path = base + ("containerd", table)
-            if target == "untrusted" and target in raw_runtimes:
-                diags.append(Diagnostic(
-                    "error", CODE_CONFIG,
-                    "conflicting definitions: configuration includes both "
-                    '`untrusted_workload_runtime` and `runtimes["untrusted"]`', file,
-                    lines.get(path), None, table))
-                continue
-            runtimes[target] = _containerd_runtime(target, raw, path, file, lines, diags)
-            if target == "default":
-                default_name = "default"
-            diags.append(Diagnostic("warning", CODE_CONFIG_WARN,
-                                     f"`{table}` is deprecated; containerd uses it as runtime "
-                                     f'"{target}"', file, lines.get(path), None, table))
-    if default_name not in runtimes:
-        diags.append(Diagnostic(
-            "error", CODE_CONFIG,
-            f'no corresponding runtime configured in `runtimes` for `default_runtime_name` '
-            f'"{default_name}": containerd refuses to load the CRI plugin', file,
-            lines.get(base + ("containerd", "default_runtime_name")), None,
-            "default_runtime_name"))
-    return CRIConfig(CONTAINERD, file, layout, version, default_name, runtimes, tuple(diags))
+        if not (isinstance(raw, dict) and raw.get("runtime_type")):
+            continue
+        path = base + ("containerd", table)
+        where = merged.file_of(path, None)
+        if target == "untrusted" and target in raw_runtimes:
+            merged.diags.append(Diagnostic(
+                "error", CODE_CONFIG,
+                "conflicting definitions: configuration includes both "
+                '`untrusted_workload_runtime` and `runtimes["untrusted"]`', where,
+                merged.line(path), None, table))
+            continue
+        runtimes[target] = _containerd_runtime(target, raw, path, merged, where)
+        if target == "default":
+            default_name = "default"
+        merged.diags.append(Diagnostic("warning", CODE_CONFIG_WARN,
+                                       f"`{table}` is deprecated; containerd uses it as runtime "
+                                       f'"{target}"', where, merged.line(path), None, table))
+    return default_name
 
 
 def _containerd_runtime(rname: str, raw: dict[str, Any], path: tuple[str, ...],
-                        file: str | None, lines: dict[tuple[str, ...], int],
-                        diags: list[Diagnostic]) -> RuntimeHandler:
-    line = lines.get(path)
+                        merged: _Merged, default_file: str | None) -> RuntimeHandler:
+    file = merged.file_of(path, default_file)
+    line = merged.line(path)
+    diags = merged.diags
     where = f"runtime {rname!r}"
-    pods = _str_list(raw.get("pod_annotations"), where, file,
-                     lines.get(path + ("pod_annotations",), line), diags, "pod_annotations")
+    pods_line = merged.line(path + ("pod_annotations",)) or line
+    pods = _str_list(raw.get("pod_annotations"), where, file, pods_line, diags,
+                     "pod_annotations")
     ctrs = _str_list(raw.get("container_annotations"), where, file,
-                     lines.get(path + ("container_annotations",), line), diags,
+                     merged.line(path + ("container_annotations",)) or line, diags,
                      "container_annotations")
     for pattern in pods:
         if not pattern_is_valid(pattern):
@@ -658,18 +819,221 @@ def _containerd_runtime(rname: str, raw: dict[str, Any], path: tuple[str, ...],
                 "warning", CODE_PATTERN,
                 f'{where}: pod_annotations pattern "{pattern}" is malformed (path.Match: '
                 "syntax error in pattern); containerd ignores the error, so it matches "
-                "nothing", file, lines.get(path + ("pod_annotations",), line), None,
-                "pod_annotations"))
-    options = raw.get("options") if isinstance(raw.get("options"), dict) else {}
-    rtype = raw.get("runtime_type") if isinstance(raw.get("runtime_type"), str) else ""
+                "nothing", file, pods_line, None, "pod_annotations"))
+    options = _table(raw.get("options"))
+    rtype = raw.get("runtime_type")
+    rtype = rtype if isinstance(rtype, str) else ""
     config_path = options.get("ConfigPath") if isinstance(options.get("ConfigPath"), str) else None
     binary = None
     for cand in (options.get("BinaryName"), raw.get("runtime_engine"), raw.get("runtime_path")):
         if isinstance(cand, str) and cand:
             binary = cand
             break
+    rpath = raw.get("runtime_path")
     return RuntimeHandler(rname, CONTAINERD, rtype, pods, ctrs, options=dict(options),
-                          config_path=config_path or None, binary=binary, file=file, line=line)
+                          config_path=config_path or None, binary=binary, file=file, line=line,
+                          runtime_path=rpath if isinstance(rpath, str) and rpath else None)
+
+
+# -- imports and drop-ins -----------------------------------------------------------------
+
+
+def _file_version(doc: _Toml, diags: list[Diagnostic]) -> int:
+    version = doc.data.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise CRIConfigError(f"{doc.file or 'containerd configuration'}: `version` must be a "
+                             f"non-negative integer, not {_short(version)}", file=doc.file,
+                             line=doc.line(("version",)))
+    return version
+
+
+def _merge_containerd(root: _Toml) -> _Merged:
+    """Follow `imports` as containerd does and merge the files, later files winning.
+
+    containerd 2.x (root version >= 3): each file is migrated from its own version to
+    version 3 (`cri` -> `io.containerd.grpc.v1.cri` -> `io.containerd.cri.v1.runtime`),
+    then tables merge key by key; a drop-in of a higher version is refused. containerd 1.x
+    (root version 1 or 2): a drop-in without `version` takes the root's, and each plugin
+    table of a later file replaces the earlier one whole.
+    """
+    diags: list[Diagnostic] = []
+    version = _file_version(root, diags)
+    if version > 3:
+        diags.append(Diagnostic(
+            "warning", CODE_CONFIG_WARN, f"containerd configuration version {version}: read as "
+            "version 3 (the containerd 2.x layout)", root.file, root.line(("version",)), None,
+            "version"))
+    modern = version >= 3
+    merged = _Merged(version or 1, 3 if modern else (2 if version == 2 else 1), {}, [], {},
+                     [], diags)
+    pending: list[tuple[_Toml | str, str | None]] = [(root, None)]
+    loaded: set[str] = set()
+    while pending:
+        item, importer = pending.pop(0)
+        doc = item if isinstance(item, _Toml) else _read_import(item, importer, merged)
+        if doc is None:
+            continue
+        if doc.file is not None:
+            if doc.file in loaded:
+                continue
+            loaded.add(doc.file)
+            merged.files.append(doc.file)
+        _merge_file(doc, merged, modern, version, is_root=doc is root)
+        for target in _resolve_imports(doc, merged):
+            if len(merged.files) + len(pending) >= MAX_IMPORTED_FILES:
+                diags.append(Diagnostic("error", CODE_CONFIG,
+                                        f"more than {MAX_IMPORTED_FILES} imported files; the "
+                                        "rest are not read", doc.file, doc.line(("imports",)),
+                                        None, "imports"))
+                break
+            pending.append((target, doc.file))
+    _ignored_tables(merged)
+    return merged
+
+
+def _read_import(path: str, importer: str | None, merged: _Merged) -> _Toml | None:
+    try:
+        from pathlib import Path
+
+        return _read_toml(Path(path), "containerd")
+    except CRIConfigError as exc:
+        merged.diags.append(Diagnostic(
+            "error", CODE_CONFIG, f"{exc.message} (imported by {importer}): containerd refuses "
+            "to start", exc.file or path, exc.line, exc.column, "imports"))
+        return None
+
+
+def _resolve_imports(doc: _Toml, merged: _Merged) -> list[str]:
+    """containerd's resolveImports: Clean, relative to the importing file, `*` globbed.
+
+    containerd 1.x globs a pattern as written: a relative one against its working
+    directory (`/` under systemd), not the importing file's directory."""
+    from katacfg.gocompat import fspath, glob
+
+    imports = doc.data.get("imports")
+    if imports is None:
+        return []
+    if not isinstance(imports, list) or not all(isinstance(i, str) for i in imports):
+        merged.diags.append(Diagnostic("error", CODE_CONFIG, "`imports` must be a list of "
+                                       f"strings, not {_short(imports)}", doc.file,
+                                       doc.line(("imports",)), None, "imports"))
+        return []
+    if doc.file is None:
+        if imports:
+            merged.diags.append(Diagnostic(
+                "warning", CODE_CONFIG_WARN, "imports are not followed for a configuration "
+                "given as text", None, doc.line(("imports",)), None, "imports"))
+        return []
+    out: list[str] = []
+    for entry in imports:
+        path = fspath.clean(entry)
+        if merged.layout < 3 and "*" in entry and not path.startswith("/"):
+            merged.diags.append(Diagnostic(
+                "warning", CODE_CONFIG_WARN, f"imports: containerd 1.x globs {entry!r} against "
+                "its working directory (/ under systemd), not this file's directory",
+                doc.file, doc.line(("imports",)), None, "imports",
+                "write the pattern as an absolute path"))
+            path = fspath.join("/", path)
+        elif not path.startswith("/"):
+            path = fspath.join(os.path.dirname(doc.file) or ".", path)
+        if "*" in path:
+            try:
+                out.extend(glob.glob(path))
+            except glob.BadPattern:
+                merged.diags.append(Diagnostic("error", CODE_CONFIG, f"imports: {entry!r}: "
+                                               "syntax error in pattern", doc.file,
+                                               doc.line(("imports",)), None, "imports"))
+        else:
+            out.append(path)
+    return out
+
+
+def _migrate(plugins: dict[str, Any], positions: dict[tuple[Any, ...], tuple[int, int]],
+             file_version: int) -> tuple[dict[str, Any], dict[tuple[Any, ...], tuple[int, int]]]:
+    """containerd 2.x's migrations of one file's plugin tables up to version 3."""
+    renames: list[tuple[str, str]] = []
+    if file_version < 2 and _V1_CRI in plugins:
+        renames.append((_V1_CRI, _V2_CRI))
+    if file_version < 3 and (_V2_CRI in plugins or (_V1_CRI, _V2_CRI) in renames):
+        renames.append((_V2_CRI, _V3_RUNTIME))
+    if not renames:
+        return plugins, positions
+    plugins = dict(plugins)
+    for old, new in renames:
+        if old in plugins:
+            plugins[new] = plugins.pop(old)
+        positions = {(p[:1] + (new,) + p[2:] if len(p) > 1 and p[0] == "plugins" and p[1] == old
+                      else p): v for p, v in positions.items()}
+    return plugins, positions
+
+
+def _merge_file(doc: _Toml, merged: _Merged, modern: bool, root_version: int,
+                is_root: bool) -> None:
+    version = _file_version(doc, merged.diags)
+    plugins = _table(doc.data.get("plugins"))
+    positions = doc.positions
+    if modern:
+        if version > root_version:
+            raise CRIConfigError(f"drop-in config version {version} higher than root config "
+                                 f"version {root_version}", file=doc.file,
+                                 line=doc.line(("version",)),
+                                 hint="containerd refuses to start; lower the drop-in's version")
+        plugins, positions = _migrate(plugins, positions, version)
+    elif version and not is_root and version != merged.version:
+        merged.version = version  # containerd 1.x: a non-zero version of a later file wins
+        merged.layout = 1 if version == 1 else 2
+    for name, value in plugins.items():
+        if not modern and name in merged.plugins and not is_root:
+            merged.diags.append(Diagnostic(
+                "warning", CODE_CONFIG_WARN,
+                f'{doc.file} replaces the whole [plugins."{name}"] table of the files read '
+                "before it: containerd 1.x merges imported files plugin table by plugin table, "
+                "so their settings for this plugin are lost (containerd 2.x merges keys)",
+                doc.file, positions.get(("plugins", name), (None,))[0], None, "imports"))
+            merged.origin = {p: o for p, o in merged.origin.items()
+                             if not (len(p) > 1 and p[1] == name)}
+        merged.plugins[name] = (_deep_merge(merged.plugins[name], value)
+                                if modern and isinstance(merged.plugins.get(name), dict)
+                                and isinstance(value, dict) else value)
+    for path, pos in positions.items():
+        if path and path[0] == "plugins":
+            merged.origin[path] = (doc.file, pos[0])
+    disabled = doc.data.get("disabled_plugins")
+    if isinstance(disabled, list):
+        merged.disabled.extend(d for d in disabled if isinstance(d, str)
+                               and d not in merged.disabled)
+
+
+def _deep_merge(into: dict[str, Any], value: dict[str, Any]) -> dict[str, Any]:
+    out = dict(into)
+    for k, v in value.items():
+        out[k] = (_deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict)
+                  else v)
+    return out
+
+
+def _ignored_tables(merged: _Merged) -> None:
+    """Runtimes left in a CRI table this containerd does not read: say they are ignored."""
+    for table in (_V1_CRI, _V2_CRI, _V3_RUNTIME):
+        if table == _CRI_TABLE[merged.layout]:
+            continue
+        runtimes = _table(_table(_table(merged.plugins.get(table)).get("containerd"))
+                          .get("runtimes"))
+        shown = f"plugins.{table}" if table == _V1_CRI else f'plugins."{table}"'
+        if merged.layout == 3:
+            reader = (f"containerd 2.x reads runtimes from {_plugin_table(3)}] (and migrates "
+                      f"older tables only from files whose version is lower than "
+                      f"{'2' if table == _V1_CRI else '3'})")
+        else:
+            reader = (f"containerd 1.x reads only {_plugin_table(merged.layout)}] in a version "
+                      f"{merged.layout} configuration")
+        for rname in runtimes:
+            path = ("plugins", table, "containerd", "runtimes", rname)
+            merged.diags.append(Diagnostic(
+                "warning", CODE_CONFIG_WARN,
+                f"runtime {rname!r} ([{shown}.containerd.runtimes.{rname}]) is ignored: "
+                f"{reader}", merged.file_of(path, None), merged.line(path), None, rname,
+                f"move it to {_runtimes_table(merged.layout)}.{rname}]"))
 
 
 # ----------------------------------------------------------------------------- CRI-O
@@ -679,46 +1043,25 @@ CRIO_DEFAULT_RUNTIME = "runc"
 
 def load_crio_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
     """The runtime handlers of a crio.conf (`[crio.runtime]`, `[crio.runtime.runtimes.*]`)."""
-    data, text, file = _read_toml(text_or_path, "CRI-O")
+    doc = _read_toml(text_or_path, "CRI-O")
+    data, file = doc.data, doc.file
     name = file or "CRI-O configuration"
-    lines = _toml_lines(text)
     diags: list[Diagnostic] = []
     crio = data.get("crio")
     if not isinstance(crio, dict):
+        _wrong_kind(doc, name, "CRI-O")
         raise CRIConfigError(f"{name}: not a crio.conf: no [crio] table", file=file,
                              hint="CRI-O runtimes go in [crio.runtime.runtimes.NAME]")
-    runtime = crio.get("runtime") if isinstance(crio.get("runtime"), dict) else {}
+    runtime = _table(crio.get("runtime"))
     base = ("crio", "runtime")
     default_name = runtime.get("default_runtime")
     if not isinstance(default_name, str) or not default_name:
         default_name = CRIO_DEFAULT_RUNTIME
-    raw_runtimes = runtime.get("runtimes") if isinstance(runtime.get("runtimes"), dict) else {}
     runtimes: dict[str, RuntimeHandler] = {}
-    for rname, raw in raw_runtimes.items():
-        path = base + ("runtimes", rname)
-        line = lines.get(path)
-        if not isinstance(raw, dict):
-            diags.append(Diagnostic("error", CODE_CONFIG,
-                                     f"runtime {rname!r} must be a table, not {raw!r}", file,
-                                     line, None, rname))
-            continue
-        where = f"runtime {rname!r}"
-        allowed = _str_list(raw.get("allowed_annotations"), where, file,
-                            lines.get(path + ("allowed_annotations",), line), diags,
-                            "allowed_annotations")
-        _check_crio_allowed(allowed, where, file,
-                            lines.get(path + ("allowed_annotations",), line), diags)
-        defaults = raw.get("default_annotations")
-        defaults = ({str(k): v for k, v in defaults.items() if isinstance(v, str)}
-                    if isinstance(defaults, dict) else {})
-        rtype = raw.get("runtime_type") if isinstance(raw.get("runtime_type"), str) else ""
-        cpath = raw.get("runtime_config_path")
-        binary = raw.get("runtime_path")  # empty: CRI-O looks the handler name up in $PATH
-        runtimes[rname] = RuntimeHandler(
-            rname, CRIO, rtype or "oci", allowed_annotations=allowed,
-            default_annotations=defaults, config_path=cpath if isinstance(cpath, str) and cpath
-            else None, binary=binary if isinstance(binary, str) and binary else rname,
-            file=file, line=line)
+    for rname, raw in _table(runtime.get("runtimes")).items():
+        handler = _crio_runtime(doc, rname, raw, diags)
+        if handler is not None:
+            runtimes[rname] = handler
     if CRIO_DEFAULT_RUNTIME not in runtimes:
         runtimes[CRIO_DEFAULT_RUNTIME] = RuntimeHandler(
             CRIO_DEFAULT_RUNTIME, CRIO, "oci", file=file, implicit=True)
@@ -727,30 +1070,62 @@ def load_crio_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
             "error", CODE_CONFIG,
             f"default_runtime set to {default_name!r}, but no runtime entry table "
             f"[crio.runtime.runtimes.{default_name}] was found: CRI-O refuses to start",
-            file, lines.get(base + ("default_runtime",)), None, "default_runtime"))
+            file, doc.line(base + ("default_runtime",)), None, "default_runtime"))
     if "runtime_untrusted_workload" in runtime:
         diags.append(Diagnostic(
             "warning", CODE_CONFIG_WARN,
             "runtime_untrusted_workload is the pre-RuntimeClass way to pick Kata (CRI-O < 1.14);"
             " katacfg follows RuntimeClass handlers in [crio.runtime.runtimes.*]", file,
-            lines.get(base + ("runtime_untrusted_workload",)), None,
+            doc.line(base + ("runtime_untrusted_workload",)), None,
             "runtime_untrusted_workload"))
+    workloads = _crio_workloads(doc, _table(runtime.get("workloads")), diags)
+    if workloads:
+        runtimes = {n: replace(r, workloads=workloads) for n, r in runtimes.items()}
+    return CRIConfig(CRIO, file, "crio", None, default_name, runtimes, tuple(diags),
+                     workloads, files=(file,) if file else ())
+
+
+def _crio_runtime(doc: _Toml, rname: str, raw: Any, diags: list[Diagnostic]
+                  ) -> RuntimeHandler | None:
+    file = doc.file
+    path = ("crio", "runtime", "runtimes", rname)
+    line = doc.line(path)
+    if not isinstance(raw, dict):
+        diags.append(Diagnostic("error", CODE_CONFIG,
+                                f"runtime {rname!r} must be a table, not {_short(raw)}", file,
+                                line, None, rname))
+        return None
+    where = f"runtime {rname!r}"
+    allowed_line = doc.line(path + ("allowed_annotations",), line)
+    allowed = _str_list(raw.get("allowed_annotations"), where, file, allowed_line, diags,
+                        "allowed_annotations")
+    _check_crio_allowed(allowed, where, file, allowed_line, diags)
+    defaults = {str(k): v for k, v in _table(raw.get("default_annotations")).items()
+                if isinstance(v, str)}
+    rtype = raw.get("runtime_type")
+    cpath = raw.get("runtime_config_path")
+    binary = raw.get("runtime_path")  # empty: CRI-O looks the handler name up in $PATH
+    return RuntimeHandler(
+        rname, CRIO, rtype if isinstance(rtype, str) and rtype else "oci",
+        allowed_annotations=allowed, default_annotations=defaults,
+        config_path=cpath if isinstance(cpath, str) and cpath else None,
+        binary=binary if isinstance(binary, str) and binary else rname, file=file, line=line)
+
+
+def _crio_workloads(doc: _Toml, raw_w: dict[str, Any], diags: list[Diagnostic]
+                    ) -> tuple[CrioWorkload, ...]:
     workloads: list[CrioWorkload] = []
-    raw_w = runtime.get("workloads") if isinstance(runtime.get("workloads"), dict) else {}
     for wname, raw in raw_w.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("activation_annotation"), str):
             continue
-        path = base + ("workloads", wname)
-        allowed = _str_list(raw.get("allowed_annotations"), f"workload {wname!r}", file,
-                            lines.get(path), diags, "allowed_annotations")
-        _check_crio_allowed(allowed, f"workload {wname!r}", file, lines.get(path), diags)
+        line = doc.line(("crio", "runtime", "workloads", wname))
+        allowed = _str_list(raw.get("allowed_annotations"), f"workload {wname!r}", doc.file,
+                            line, diags, "allowed_annotations")
+        _check_crio_allowed(allowed, f"workload {wname!r}", doc.file, line, diags)
         prefix = raw.get("annotation_prefix")
         workloads.append(CrioWorkload(wname, raw["activation_annotation"],
                                       prefix if isinstance(prefix, str) else "", allowed))
-    if workloads:
-        runtimes = {n: replace(r, workloads=tuple(workloads)) for n, r in runtimes.items()}
-    return CRIConfig(CRIO, file, "crio", None, default_name, runtimes, tuple(diags),
-                     tuple(workloads))
+    return tuple(workloads)
 
 
 def _check_crio_allowed(allowed: tuple[str, ...], where: str, file: str | None,

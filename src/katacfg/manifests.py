@@ -827,6 +827,23 @@ def load_manifests_text(text: str, source: str | None = None
     return out
 
 
+_YAML_START_RE = re.compile(r"^(?:---|%|[A-Za-z_\"'][^\n=\[]*:(?:[ \t]|$))", re.M)
+
+
+def looks_like_yaml_stream(text: str) -> bool:
+    """Plausibly YAML rather than TOML: a `key:` or `---` line before any `[table]` or
+    `key = value` line."""
+    for line in text[:65536].splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if _YAML_START_RE.match(s):
+            return True
+        if s.startswith("[") or re.match(r"[\w.\"'-]+\s*=", s):
+            return False
+    return True
+
+
 def _is_path(arg: object) -> bool:
     """A PathLike, `-`, an existing file, or one line that cannot be a YAML mapping."""
     if isinstance(arg, os.PathLike):

@@ -34,6 +34,7 @@ class PodReport:
     runtime: str = ""  # the CRI runtime handler and where it is defined
     kata_config: str = ""
     mode: str = ""
+    front_end: str = ""  # the binary that loads the configuration
     starts: bool = True
     failure: str = ""  # why the pod would not start (reference text where Kata refuses)
     failure_stage: str = ""  # api-server | cri | load | container_type | annotations | ...
@@ -41,7 +42,10 @@ class PodReport:
     outcomes: list[AnnotationOutcome] = field(default_factory=list)
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the API server warns about
     fixed: PodReport | None = None  # the same pod with the annotations the user meant
+    fix: str = ""  # what `fixed` changes ("annotation values quoted", ...)
+    config_chosen_by_pod: bool = False  # kata_config came from io.katacontainers.config_path
 
 
 @dataclass
@@ -66,9 +70,13 @@ class _Node:
         self.host = host
         self.assume_files = assume_files
         self._loaded: dict[tuple[str | None, str], Config | KataError] = {}
+        self.chosen_by: dict[str, str] = {}  # config_path chosen by a pod -> the first pod
 
-    def config(self, path: str | None, mode: str) -> Config | KataError:
+    def config(self, path: str | None, mode: str, chosen_by: str | None = None
+               ) -> Config | KataError:
         key = (path, mode)
+        if chosen_by is not None and path is not None:
+            self.chosen_by.setdefault(path, chosen_by)
         if key not in self._loaded:
             try:
                 self._loaded[key] = load(path, host=self.host, mode=mode, fallback=path is None,
@@ -80,20 +88,19 @@ class _Node:
 
 def kata_mode(runtime: cri.RuntimeHandler | None) -> str:
     """The front end that loads the configuration: the shim v2 or kata-runtime behind runc."""
-    if runtime is None:
-        return "shimv2"
-    kind = runtime.runtime_type.lower()
-    if "kata.v2" in kind or (runtime.manager == cri.CRIO and kind == "vm"):
-        return "shimv2"
-    return "cli"
+    return cri.kata_front_end(runtime)
 
 
 def explain(manifest: str, *, cri_config: cri.CRIConfig | None = None,
             kata_config: str | None = None, runtime_class: str | None = None,
-            host: HostFacts, assume_files: bool = False) -> ExplainReport:
-    """Explain every Kata pod of a manifest file (or text)."""
+            host: HostFacts, assume_files: bool = False,
+            source: str | None = None, is_text: bool = False) -> ExplainReport:
+    """Explain every Kata pod of a manifest file (or text; `source` names it).
+
+    `is_text`: `manifest` is the YAML itself, whatever it looks like."""
     report = ExplainReport()
-    objects = manifests.load_manifests(manifest)
+    objects = (manifests.load_manifests_text(manifest, source) if is_text
+               else manifests.load_manifests(manifest, source=source))
     handlers = manifests.runtime_class_handlers(objects)
     node = _Node(cri_config, kata_config, host, assume_files)
     if cri_config is None:
@@ -111,23 +118,41 @@ def explain(manifest: str, *, cri_config: cri.CRIConfig | None = None,
             report.skipped.append((obj.display_name, why_not))
             continue
         report.pods.append(_explain_pod(obj, handlers, node, obj.annotations, with_fix=True))
-    for loaded in node._loaded.values():
-        if isinstance(loaded, KataError):
-            fix = ("give a copy of the node's configuration.toml with --kata-config"
-                   if loaded.code in ("KC002", "KC003") else
-                   "if it belongs to another machine, add --assume-node-files")
-            report.notes.append(f"the node's Kata configuration is refused here ({loaded.text}); "
-                                + fix)
-        elif any(d.code == "KC004" for d in loaded.diagnostics):
-            report.notes.append("no Kata configuration installed here and none given "
-                                "(--kata-config): using katacfg's embedded default "
-                                f"({loaded.path})")
+    report.notes += _load_notes(node)
     return report
+
+
+def _load_notes(node: _Node) -> list[str]:
+    """One note per Kata configuration that could not be loaded, naming whose it is."""
+    notes: list[str] = []
+    for (path, _mode), loaded in node._loaded.items():
+        if isinstance(loaded, KataError):
+            pod = node.chosen_by.get(path) if path is not None else None
+            if pod is not None:
+                whose = (f"{path}, the configuration file {pod} chooses with "
+                         f"{CONFIG_PATH_ANNOTATION},")
+            else:
+                whose = f"the node's Kata configuration{f' {path}' if path else ''}"
+            if loaded.code in ("KC002", "KC003") and pod is None:
+                fix = "; give a copy of the node's configuration.toml with --kata-config"
+            elif loaded.host and not node.assume_files:
+                fix = "; if it belongs to another machine, add --assume-node-files"
+            else:
+                fix = ""
+            notes.append(f"{whose} is refused: {loaded.text}{fix}")
+        elif any(d.code == "KC004" for d in loaded.diagnostics):
+            notes.append("no Kata configuration installed here and none given "
+                         "(--kata-config): using katacfg's embedded default "
+                         f"({loaded.path})")
+    return list(dict.fromkeys(notes))
 
 
 def _not_kata(obj: manifests.ManifestObject, handlers: dict[str, str],
               cfg: cri.CRIConfig | None, runtime_class: str | None) -> str:
     name = obj.runtime_class_name
+    if runtime_class is None and any((d.key or "").endswith("runtimeClassName")
+                                     for d in obj.errors):
+        return ""  # the API server refuses the class itself: say so, whatever it names
     if runtime_class is not None:
         return "" if name == runtime_class else f"runtimeClassName is {name or 'not set'}"
     if cfg is None:
@@ -144,14 +169,17 @@ def _not_kata(obj: manifests.ManifestObject, handlers: dict[str, str],
 def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: _Node,
                  pod_annotations: dict[str, str], *, with_fix: bool) -> PodReport:
     rep = PodReport(obj.display_name, obj.location(), obj.runtime_class_name)
+    rep.warnings = [_warning_text(d) for d in obj.warnings]
     if not obj.ok:
         rep.starts = False
         rep.failure_stage = "api-server"
         rep.failure = "; ".join(d.message for d in obj.errors)
-        if with_fix and obj.suggested_annotations != obj.annotations:
-            fixed = _explain_pod(_without_errors(obj), handlers, node,
-                                 obj.suggested_annotations, with_fix=False)
-            rep.fixed = fixed
+        fixable = obj.suggested_annotations != obj.annotations or "runtimeClassName" in " ".join(
+            obj.fixes)
+        if with_fix and fixable:
+            rep.fixed = _explain_pod(_without_errors(obj), handlers, node,
+                                     obj.suggested_annotations, with_fix=False)
+            rep.fix = ", ".join(obj.fixes) or "the annotations the API server would accept"
         return rep
     runtime = None
     if node.cri is not None:
@@ -170,15 +198,19 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
     else:
         annotations = {**pod_annotations, cri.CRIO_CONTAINER_TYPE: "sandbox"}
     rep.mode = kata_mode(runtime)
-    path = node.kata_config or (runtime.config_path if runtime else None)
-    if rep.mode == "shimv2" and annotations.get(CONFIG_PATH_ANNOTATION):
-        path = annotations[CONFIG_PATH_ANNOTATION]
+    rep.front_end = _front_end_name(runtime, rep.mode)
+    path, chosen = cri.kata_config_path(runtime, annotations, rep.mode,
+                                        override=node.kata_config)
+    if chosen:
+        rep.config_chosen_by_pod = True
         rep.notes.append(f"the pod chooses its Kata configuration file: {path} "
                          f"({CONFIG_PATH_ANNOTATION} is not gated)")
-    base = node.config(path, rep.mode)
+    base = node.config(path, rep.mode, chosen_by=obj.display_name if chosen else None)
     if isinstance(base, KataError):
-        rep.starts, rep.failure_stage, rep.failure = False, base.stage, base.text
+        rep.starts, rep.failure_stage = False, base.stage
         rep.kata_config = base.file or (path or "")
+        rep.failure = (f"{rep.kata_config} (chosen with {CONFIG_PATH_ANNOTATION}): {base.text}"
+                       if chosen and rep.kata_config not in base.text else base.text)
         return rep
     rep.kata_config = base.path
     try:
@@ -195,7 +227,19 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
 def _without_errors(obj: manifests.ManifestObject) -> manifests.ManifestObject:
     from dataclasses import replace
 
-    return replace(obj, errors=(), annotations=dict(obj.suggested_annotations))
+    return replace(obj, errors=(), warnings=(), annotations=dict(obj.suggested_annotations))
+
+
+def _warning_text(d: Diagnostic) -> str:
+    where = f"line {d.line}: " if d.line is not None else ""
+    return f"{where}{d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+
+
+def render_diagnostic(d: Diagnostic) -> str:
+    """`file:line: severity CODE: message (hint: ...)` -- the code where a code goes."""
+    where = d.location()
+    return (f"{where + ': ' if where else ''}{d.severity} {d.code}: {d.message}"
+            + (f" (hint: {d.hint})" if d.hint else ""))
 
 
 def _refused_outcome(exc: KataError, annotations: dict[str, str]) -> list[AnnotationOutcome]:
@@ -227,12 +271,15 @@ def diff(base: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
 
 # -- rendering --------------------------------------------------------------------------------
 
-def render_text(report: ExplainReport) -> str:
+def render_text(report: ExplainReport, *, notes: bool = True) -> str:
+    """The report for a terminal; notes=False leaves the notes out (the CLI prints them on
+    standard error)."""
     lines: list[str] = []
-    for note in report.notes:
-        lines.append(f"note: {note}")
+    if notes:
+        for note in report.notes:
+            lines.append(f"note: {note}")
     for d in report.errors:
-        lines.append(f"error: {d.render()}")
+        lines.append(render_diagnostic(d))
     for pod in report.pods:
         lines.append("")
         lines += _pod_lines(pod)
@@ -255,17 +302,29 @@ def _fmt(value: Any) -> str:
 _FRONT_ENDS = {"cli": "kata-runtime", "shimv2": "containerd-shim-kata-v2"}
 
 
+def _front_end_name(runtime: cri.RuntimeHandler | None, mode: str) -> str:
+    if mode == "shimv2" and runtime is not None:
+        shim = cri.shim_binary(runtime)
+        if shim:
+            return shim
+    if mode == "cli" and runtime is not None and runtime.binary:
+        return runtime.binary
+    return _FRONT_ENDS.get(mode, mode)
+
+
 def _pod_lines(pod: PodReport, indent: str = "") -> list[str]:
     verdict = "starts" if pod.starts else f"FAILS ({pod.failure_stage}): {pod.failure}"
     lines = [f"{indent}{pod.object}  [{pod.location}]  runtimeClassName: "
              f"{pod.runtime_class or '-'}"]
-    front = _FRONT_ENDS.get(pod.mode, pod.mode)
+    front = pod.front_end or _FRONT_ENDS.get(pod.mode, pod.mode)
     if pod.runtime:
         lines.append(f"{indent}  via {pod.runtime}; {front} loads {pod.kata_config}")
     elif pod.kata_config:
         lines.append(f"{indent}  {front} loads {pod.kata_config}")
     for note in pod.notes:
         lines.append(f"{indent}  warning: {note}")
+    for warning in pod.warnings:
+        lines.append(f"{indent}  warning: {warning}")
     for o in pod.outcomes:
         if o.status == "applied" and o.key:
             lines.append(f"{indent}  applied  {o.name}: {_fmt(o.old)} -> {_fmt(o.new)}")
@@ -281,7 +340,8 @@ def _pod_lines(pod: PodReport, indent: str = "") -> list[str]:
         lines.append(f"{indent}  effective configuration: the node default")
     lines.append(f"{indent}  verdict: {verdict}")
     if pod.fixed is not None:
-        lines.append(f"{indent}  with the annotations quoted as strings, it would get:")
+        lines.append(f"{indent}  with {pod.fix or 'the annotations quoted as strings'}, "
+                     "it would get:")
         lines += _pod_lines(pod.fixed, indent + "    ")[1:]
     return lines
 
@@ -291,6 +351,7 @@ def as_json(report: ExplainReport) -> dict[str, Any]:
         return {
             "object": p.object, "location": p.location, "runtime_class": p.runtime_class,
             "runtime": p.runtime, "kata_config": p.kata_config, "mode": p.mode,
+            "front_end": p.front_end,
             "starts": p.starts, "failure": p.failure, "failure_stage": p.failure_stage,
             "annotations": [{"name": o.name, "value": o.value, "status": o.status,
                              "reason": o.reason, "key": o.key, "old": _jsonable(o.old),
@@ -299,14 +360,16 @@ def as_json(report: ExplainReport) -> dict[str, Any]:
             "changes": [{"key": k, "node": _jsonable(a), "pod": _jsonable(b)}
                         for k, a, b in p.changes],
             "notes": p.notes,
+            "warnings": p.warnings,
             "fixed": pod(p.fixed) if p.fixed else None,
+            "fix": p.fix,
         }
 
     return {
         "pods": [pod(p) for p in report.pods],
         "skipped": [{"object": o, "reason": r} for o, r in report.skipped],
-        "errors": [{"message": d.message, "file": d.file, "line": d.line, "hint": d.hint}
-                   for d in report.errors],
+        "errors": [{"message": d.message, "code": d.code, "file": d.file, "line": d.line,
+                    "hint": d.hint} for d in report.errors],
         "notes": report.notes,
         "failed": report.failed,
     }
