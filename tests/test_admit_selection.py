@@ -112,9 +112,9 @@ def test_default_runtime_kata_takes_pods_without_a_class(tmp_path: Path) -> None
      "no Kata runtime handler"),
     ({"containerd_config": CTD_V2, "runtime_class": "runc"}, "not Kata"),
     ({"containerd_config": CTD_V2, "runtime_class": "nope"}, 'no runtime for "nope"'),
-    ({"containerd_config": str(DATA / "cri/containerd-v3.toml")}, "containerd"),
+    ({"containerd_config": str(DATA / "cri/containerd-docker-packaged.toml")}, "containerd"),
     ({"containerd_config": "/nonexistent.toml"}, "cannot read"),
-    ({"runtime_class": "kata", "runtime_classes": "/nonexistent.yaml"}, "cannot read"),
+    ({"runtime_class": "kata", "runtime_classes": "/nonexistent.yaml"}, "no such file"),
     ({"containerd_config": CTD_V2, "crio_config": CRIO}, "not both"),
 ])
 def test_unusable_selection_is_one_clear_error(kwargs: dict, words: str) -> None:

@@ -98,7 +98,7 @@ def test_not_a_regular_file(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
     (err,) = load_manifests(fifo)
-    assert isinstance(err, ManifestError) and "FIFO" in err.message
+    assert isinstance(err, ManifestError) and "FIFO" in err.message and err.code == "KM006"
     (err,) = load_manifests("/dev/zero")
     assert isinstance(err, ManifestError) and "character device" in err.message
 

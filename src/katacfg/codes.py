@@ -72,4 +72,5 @@ CODES: dict[str, str] = {
     "KM004": "a field the API server refuses",
     "KM005": "manifest accepted but probably not what was meant",
     "KM006": "the manifest cannot be read",
+    "KM007": "the manifest is beyond a bound (size, nesting, aliases, nodes)",
 }

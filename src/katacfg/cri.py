@@ -515,19 +515,18 @@ def _read_toml(text_or_path: str | os.PathLike[str], what: str) -> _Toml:
     for a TOML 1.0 feature that containerd's and CRI-O's go-toml accept (dotted keys,
     mixed arrays) is read with tomllib instead, without positions.
     """
-    from katacfg import boundedio, gotoml
+    from katacfg import gotoml, safeio
 
     file: str | None = None
     if _is_toml_path(text_or_path):
         file = os.fspath(text_or_path)
         try:
-            raw = boundedio.read_bytes(file, MAX_CRI_CONFIG_BYTES, what=f"{what} configuration")
-        except OSError as exc:
-            raise CRIConfigError(f"cannot read {what} configuration: "
-                                 f"{exc.strerror or exc}", file=file) from None
-        except ValueError as exc:
-            raise CRIConfigError(f"cannot read {what} configuration: {exc}",
-                                 file=file) from None
+            raw = safeio.read_bytes(file, limit=MAX_CRI_CONFIG_BYTES,
+                                    what=f"{what} configuration")
+        except safeio.FileRefused as exc:
+            reason = exc.text.split(f"{file}: ", 1)[-1]
+            raise CRIConfigError(f"cannot read {what} configuration: {reason}", file=file,
+                                 hint=exc.hint) from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

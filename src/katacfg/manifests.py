@@ -51,7 +51,7 @@ CODE_IO = "KM006"  # the file cannot be read
 CODE_TOO_BIG = "KM007"  # beyond a bound (size, depth, aliases): nothing is guessed
 
 # Bounds: every input is hostile (a 10-line pod must not exhaust a CI runner).
-MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # a whole file
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # a whole file (safeio.MAX_MANIFEST_BYTES)
 MAX_DOCUMENT_BYTES = 3 * 1024 * 1024  # the API server's request body limit (3 MiB)
 MAX_DOCUMENTS = 10_000
 MAX_LIST_ITEMS = 10_000
@@ -122,6 +122,8 @@ class ManifestError:
         return False
 
     def location(self) -> str:
+        if self.source is None and self.line is None:
+            return ""
         where = self.source or "<stdin>"
         if self.line is not None:
             where += f":{self.line}"
@@ -130,8 +132,9 @@ class ManifestError:
         return where
 
     def as_diagnostic(self) -> Diagnostic:
-        return Diagnostic("error", self.code, f"document {self.doc_index}: {self.message}",
-                          self.source, self.line, self.column, None, self.hint)
+        doc = f"document {self.doc_index}: " if self.doc_index else ""
+        return Diagnostic("error", self.code, doc + self.message, self.source, self.line,
+                          self.column, None, self.hint)
 
     def render(self) -> str:
         return self.as_diagnostic().render()
@@ -854,18 +857,27 @@ def _is_path(arg: object) -> bool:
 
 
 def read_manifest_file(path: str) -> str:
-    """The text of a manifest file (`-`: standard input), bounded.
+    """The text of a manifest file (`-`: standard input), bounded (katacfg.safeio).
 
-    Raises OSError (with strerror) for what cannot be read, ValueError for what is too
-    large, not a regular file, or not UTF-8."""
-    from katacfg import boundedio
+    Raises safeio.FileRefused: one line naming the file, and a hint."""
+    from katacfg import safeio
 
-    data = boundedio.read_bytes(path, MAX_MANIFEST_BYTES, what="manifest")
+    if path == "-":
+        import sys
+
+        data = sys.stdin.buffer.read(MAX_MANIFEST_BYTES + 1)
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise safeio.FileRefused(f"read <stdin>: larger than {MAX_MANIFEST_BYTES >> 20} MiB "
+                                     "(katacfg's limit for a manifest)", "-",
+                                     "a real manifest is far smaller")
+    else:
+        data = safeio.read_bytes(path, limit=MAX_MANIFEST_BYTES, what="manifest")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 text (byte {exc.start}); Kubernetes manifests are "
-                         "UTF-8") from None
+        raise safeio.FileRefused(f"read {'<stdin>' if path == '-' else path}: not UTF-8 (byte "
+                                 f"{exc.start})", path, "Kubernetes manifests are UTF-8 text"
+                                 ) from None
 
 
 def load_manifests(text_or_path: str | os.PathLike[str], *, source: str | None = None
@@ -879,12 +891,12 @@ def load_manifests(text_or_path: str | os.PathLike[str], *, source: str | None =
     if _is_path(text_or_path):
         path = os.fspath(text_or_path)
         name = source or ("<stdin>" if path == "-" else path)
+        from katacfg.safeio import FileRefused
+
         try:
             text = read_manifest_file(path)
-        except (OSError, ValueError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            return [ManifestError(f"cannot read {path}: {reason}", name, 0, None, None, None,
-                                  CODE_IO)]
+        except FileRefused as exc:
+            return [ManifestError(exc.text, None, 0, None, None, exc.hint, CODE_IO)]
         return load_manifests_text(text, name)
     return load_manifests_text(str(text_or_path), source)
 

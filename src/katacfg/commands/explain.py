@@ -31,15 +31,12 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def _read_manifest(path: str) -> str | None:
     """The manifest's text, or None after one line on stderr saying why it is unusable."""
-    from katacfg import cri, manifests
+    from katacfg import cri, manifests, safeio
 
     try:
         text = manifests.read_manifest_file(path)
-    except (OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        if isinstance(exc, FileNotFoundError):
-            reason = "manifest not found"
-        sys.stderr.write(f"katacfg: {path}: {reason}\n")
+    except safeio.FileRefused as exc:
+        sys.stderr.write(f"katacfg: {exc.text}; hint: {exc.hint}\n")
         return None
     if not manifests.looks_like_yaml_stream(text):
         try:
