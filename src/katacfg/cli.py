@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "explain": ("explain", "explain what Kubernetes pods get through containerd or CRI-O", ()),
     "policy": ("policy", "generate a ValidatingAdmissionPolicy from the node's Kata "
                          "configuration", ()),
+    "qemu-argv": ("qemu_argv", "print the exact QEMU command line of a pod sandbox, and why", ()),
 }
 SHOW_PATHS_FLAG = "--kata-show-default-config-paths"
 

@@ -51,6 +51,10 @@ CODES: dict[str, str] = {
     "KC222": "asset file cannot be hashed",
     "KC230": "hypervisor check: kernel, image or initrd missing",
     "KC240": "the pod chose its own configuration file",
+    "KC300": "refused while QEMU's command line is built (create, agent, network, launch)",
+    "KC301": "a command line katacfg qemu-argv does not build (other hypervisor, pod "
+             "container, VM templating, malformed input)",
+    "KC302": "a per-VM socket path longer than 107 bytes",
     "KL201": "a value Kata changes silently (clamp)",
     "KL202": "zero means the default",
     "KL203": "default_vcpus above default_maxvcpus",

@@ -37,6 +37,7 @@ else:
 UNKNOWN = "<<unknown>>"
 PROC_CPUINFO = "/proc/cpuinfo"
 PROC_VERSION = "/proc/version"
+PROC_MEMINFO = "/proc/meminfo"
 OS_RELEASE = "/etc/os-release"
 OS_RELEASE_CLR = "/usr/lib/os-release"
 SYS_MODULE = "/sys/module"
@@ -282,6 +283,50 @@ class Host:
         except (OSError, ValueError):
             return False
         return True
+
+    # ------------------------------------------------------------ QEMU command line facts
+
+    @property
+    def memory_mib(self) -> int:
+        """MemTotal of /proc/meminfo in MiB (kB / 1024, as Go's hostMemMB); 0 when unknown."""
+        return self._get("memory_mib", lambda: (self._memory_kb().value or 0) // 1024)
+
+    def _memory_kb(self) -> Fact[int]:
+        """Go getHostMemorySizeKb: the first well-formed `MemTotal: <n> kB` line."""
+        def compute() -> Fact[int]:
+            got = self.read_text(PROC_MEMINFO)
+            if not got.ok:
+                return Fact(None, got.error)
+            for line in (got.value or "").split("\n"):
+                parts = _fields(line)
+                if len(parts) < 3 or parts[0] != "MemTotal:" or parts[2] != "kB":
+                    continue
+                try:  # strconv.ParseUint(s, 0, 64); a malformed number skips the line
+                    value = int(parts[1], 0) if parts[1].isascii() else -1
+                except ValueError:
+                    continue
+                if 0 <= value < 1 << 64:
+                    return Fact(value)
+            return Fact(None, f"unable get MemTotal from {PROC_MEMINFO}")
+        return self._get("memory_kb", compute)
+
+    @property
+    def nested(self) -> bool:
+        """This host is itself a VM (Go RunningOnVMM: `hypervisor` among the cpuinfo flags)."""
+        if "nested" in self._overrides:
+            return bool(self._overrides["nested"])
+        return bool(self.running_on_vmm.value)
+
+    def fact_error(self, name: str) -> str | None:
+        """Why a fact could not be read (Go's text), or None: memory_mib, nested."""
+        if name in self._overrides:
+            return None
+        if name == "memory_mib":
+            kb = self._memory_kb()
+            return None if kb.ok else kb.error
+        if name == "nested":
+            return self.running_on_vmm.error
+        raise ValueError(f"no such fact: {name}")
 
     # ------------------------------------------------------------ identity
 
@@ -671,7 +716,7 @@ _FACT_NAMES = frozenset({
     "cpus", "vhost_vsock", "arch", "uid", "euid", "kernel_release", "distro", "cpu_block",
     "cpu_flags", "cpu_type", "cpu_details", "running_on_vmm", "kvm_modules", "kvm",
     "kvm_usable", "kvm_error", "smt_off", "files", "modules", "module_params",
-    "loadable_modules",
+    "loadable_modules", "memory_mib", "nested",
 })
 
 

@@ -1,0 +1,730 @@
+"""The argv Kata 1.x gives QEMU (and virtiofsd) for a pod sandbox, with each option's origin.
+
+Stages after the configuration pipeline (QEMU-CONTRACT.md section 4):
+
+- create: `qemu.createSandbox` (setup, machine, CPU model, QMP, memory, devices, knobs,
+  kernel and its parameters, firmware, pflash, pid file);
+- agent: the agent's `configure` (its channel and the shared folder);
+- network: the cold-plugged veth endpoints, attached in name order;
+- launch: debug log, virtiofsd's arguments, govmm `LaunchQemu`'s parameter assembly.
+
+Refusals raise KataError with the Go text and the stage. The random values Go draws (device
+id hex, vsock context id) are drawn here too; the UUID and the sandbox id are given.
+"""
+from __future__ import annotations
+
+import os
+
+from katacfg.errors import KataError
+from katacfg.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from katacfg.host import Host
+    from katacfg.model import Config
+
+__all__ = ["ArgOrigin", "ArgSource", "QemuCommand", "build_qemu_command", "parse_mac"]
+
+# virtcontainers/persist/fs: the runtime runs as root (QEMU-CONTRACT.md section 3)
+VM_STORAGE = "/run/vc/vm"
+SHARED_SANDBOXES = "/run/kata-containers/shared/sandboxes"
+MAX_SOCKET_PATH = 107  # utils.MaxSocketPathLen
+MAX_DEV_ID = 31  # qemu_arch_base.go maxDevIDSize
+MOUNT_TAG = "kataShared"
+FALLBACK_MEM_DIR = "/dev/shm"
+STAGES = ("create", "agent", "network", "launch")
+
+# qemu_amd64.go
+MACHINE_OPTIONS = "accel=kvm,kernel_irqchip"
+IOMMU_Q35_OPTIONS = "accel=kvm,kernel_irqchip=split"
+MACHINES = ("pc-lite", "pc", "q35", "virt", "microvm")
+ARCH_PARAMS = (
+    ("tsc", "reliable"), ("no_timer_check", ""), ("rcupdate.rcu_expedited", "1"),
+    ("i8042.direct", "1"), ("i8042.dumbkbd", "1"), ("i8042.nopnp", "1"), ("i8042.noaux", "1"),
+    ("noreplace-smp", ""), ("reboot", "k"), ("console", "hvc0"), ("console", "hvc1"),
+    ("cryptomgr.notests", ""), ("net.ifnames", "0"), ("pci", "lastbus=0"),
+)
+# hypervisor.go: root parameters of an image
+NVDIMM_DAX_ROOT = (("root", "/dev/pmem0p1"), ("rootflags", "dax,data=ordered,errors=remount-ro ro"),
+                   ("rootfstype", "ext4"))
+VIRTIO_BLK_ROOT = (("root", "/dev/vda1"), ("rootflags", "data=ordered,errors=remount-ro ro"),
+                   ("rootfstype", "ext4"))
+
+GO_QEMU = "virtcontainers/qemu.go"
+GO_AMD64 = "virtcontainers/qemu_amd64.go"
+GO_ARCH = "virtcontainers/qemu_arch_base.go"
+GO_AGENT = "virtcontainers/kata_agent.go"
+GO_NET = "virtcontainers/network.go"
+GO_GOVMM = "govmm/qemu/qemu.go"
+
+
+class ArgSource(Record):
+    """Where (part of) an option comes from."""
+
+    kind: str  # key | default | annotation | host | input | builtin
+    name: str  # "hypervisor.qemu.machine_type", an annotation, a host fact, a Go file
+    value: str = ""
+    file: str | None = None
+    line: int | None = None
+    note: str = ""  # what this source contributes, when the option has several
+
+    def render(self) -> str:
+        note = f" -> {self.note}" if self.note else ""
+        if self.kind == "key":
+            where = f" ({self.file}:{self.line})" if self.line is not None else ""
+            return f"{self.name} = {_quote(self.value)}{where}{note}"
+        if self.kind == "default":
+            return f"{self.name} (not in the file: {_quote(self.value)}){note}"
+        if self.kind == "annotation":
+            return f"annotation {self.name}={self.value}{note}"
+        if self.kind == "host":
+            return f"host {self.name}: {self.value}{note}"
+        if self.kind == "input":
+            return f"{self.name} {self.value}{note}"
+        return f"Kata 1.x: {self.value} ({self.name}){note}"
+
+
+class ArgOrigin(Record):
+    """One option of the command line: argv[start:stop], its stage and its sources."""
+
+    start: int
+    stop: int
+    stage: str
+    what: str
+    sources: tuple[ArgSource, ...] = ()
+
+
+class QemuCommand(Record):
+    """QEMU's argv (argv[0] is the binary), virtiofsd's argv for virtio-fs, the -append text."""
+
+    argv: tuple[str, ...]
+    virtiofsd_argv: tuple[str, ...] | None
+    kernel_cmdline: str
+    origins: tuple[ArgOrigin, ...] = ()
+    virtiofsd_origins: tuple[ArgOrigin, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"argv": list(self.argv)}
+        if self.virtiofsd_argv is not None:
+            out["virtiofsd_argv"] = list(self.virtiofsd_argv)
+        return out
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_mac(text: str) -> str:
+    """A MAC address as Go's net.HardwareAddr.String() prints it; ValueError if malformed."""
+    parts = text.split(":") if ":" in text else text.split("-")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p)
+                                  for p in parts):
+        raise ValueError(f"not a MAC address (6 bytes as xx:xx:xx:xx:xx:xx): {text!r}")
+    return ":".join(p.lower() for p in parts)
+
+
+def _params_text(params: Sequence[tuple[str, str]]) -> list[str]:
+    """Go SerializeParams(params, "=")."""
+    out = []
+    for key, value in params:
+        if not key and not value:
+            continue
+        out.append(value if not key else key if not value else f"{key}={value}")
+    return out
+
+
+class _Builder:
+    def __init__(self, cfg: Config, host: Host, sandbox_id: str, uuid: str) -> None:
+        self.cfg = cfg
+        self.h = cfg.hypervisor
+        self.host = host
+        self.id = sandbox_id
+        self.uuid = uuid
+        self.table = cfg.hypervisor_type
+        self.applied = {o.key: o for o in cfg.annotations if o.status == "applied" and o.key}
+        self.stage = "create"
+        self.next_fd = 3  # cmd.ExtraFiles: entry i is fd 3+i
+        self.devices: list[tuple[list[str], str, str, tuple[ArgSource, ...]]] = []
+        self.iothread: str | None = None
+        self.warnings: list[str] = []
+
+    # -- sources and refusals ------------------------------------------------------------
+    def src(self, key: str, note: str = "", section: str = "hypervisor") -> ArgSource:
+        """The source of an effective value: the annotation that set it, the file, a default."""
+        sect = getattr(self.cfg, section)
+        value = _text(getattr(sect, key))
+        applied = self.applied.get(f"{section}.{key}")
+        if applied is not None:
+            return ArgSource("annotation", applied.name, applied.value, note=note)
+        path = (section, self.table, key) if section == "hypervisor" else \
+            (section, "kata", key) if section == "agent" else (section, key)
+        line = self.cfg.line_of(*path)
+        name = ".".join(path)
+        if line is not None:
+            return ArgSource("key", name, value, self.cfg.path, line, note)
+        return ArgSource("default", name, value, note=note)
+
+    def builtin(self, what: str, gofile: str = GO_QEMU, note: str = "") -> ArgSource:
+        return ArgSource("builtin", gofile, what, note=note)
+
+    def refuse(self, text: str, key: str | None = None, hint: str | None = None,
+               code: str = "KC300", section: str = "hypervisor") -> KataError:
+        line = None
+        full = None
+        if key is not None:
+            path = (section, self.table, key) if section == "hypervisor" else (section, key)
+            full = ".".join(path)
+            if f"{section}.{key}" in self.applied:
+                full = self.applied[f"{section}.{key}"].name
+            else:
+                line = self.cfg.line_of(*path)
+        return KataError(text, self.stage, file=self.cfg.path if key else None, line=line,
+                         key=full, hint=hint, code=code)
+
+    def socket_path(self, name: str) -> str:
+        """utils.BuildSocketPath(/run/vc/vm, id, name): refused above 107 bytes."""
+        path = f"{VM_STORAGE}/{self.id}/{name}"
+        size = len(path.encode("utf-8", "surrogateescape"))
+        if size > MAX_SOCKET_PATH:
+            raise KataError(f"path too long (got {size}, max {MAX_SOCKET_PATH}): {path}",
+                            self.stage, code="KC302",
+                            hint=f"the sandbox id makes the {name} path longer than a unix "
+                                 f"socket path may be; ids of at most "
+                                 f"{MAX_SOCKET_PATH - len(VM_STORAGE) - len(name) - 2} bytes fit")
+        return path
+
+    def fds(self, count: int) -> list[int]:
+        out = list(range(self.next_fd, self.next_fd + count))
+        self.next_fd += count
+        return out
+
+    def add(self, params: list[str], what: str, *sources: ArgSource) -> None:
+        self.devices.append((params, what, self.stage, sources))
+
+    # -- the command line -------------------------------------------------------------------
+    def build(self, interfaces: Sequence[tuple[str, str]]) -> QemuCommand:
+        cfg = self.cfg
+        if cfg.hypervisor_type != "qemu":
+            raise KataError(f"katacfg qemu-argv builds QEMU's command line; this configuration "
+                            f"uses {cfg.hypervisor_type}", "create", file=cfg.path, code="KC301",
+                            hint="only [hypervisor.qemu] configurations start QEMU")
+        if cfg.container_type != "pod_sandbox":
+            raise KataError("katacfg qemu-argv: a pod container joins its sandbox's VM and "
+                            "starts no QEMU of its own", "create", code="KC301",
+                            hint="drop io.kubernetes.cri.container-type (or the CRI-O one) "
+                                 "to see the sandbox's command line")
+        if cfg.factory.enable_template or cfg.factory.vm_cache_number:
+            raise KataError("katacfg qemu-argv does not cover VM templating or the VM cache "
+                            "(the pod VM is cloned, not started from this command line)",
+                            "create", file=cfg.path, line=cfg.line_of("factory"),
+                            code="KC301", key="factory")
+        cmdline = self.create()
+        self.stage = "agent"
+        self.agent()
+        self.stage = "network"
+        self.network(interfaces)
+        self.stage = "launch"
+        return self.launch(cmdline)
+
+    def create(self) -> str:
+        h, host = self.h, self.host
+        # setup: RunningOnVMM runs whatever disable_nesting_checks says
+        nested_error = host.fact_error("nested")
+        if nested_error:
+            raise KataError(nested_error, "create", code="KC300", host=True,
+                            hint="the runtime reads /proc/cpuinfo to know whether it runs nested")
+        self.nested = host.nested and not h.disable_nesting_checks
+        nested_src = ArgSource("host", "nested", "a VM (hypervisor cpuinfo flag)" if host.nested
+                               else "bare metal")
+        if host.nested and h.disable_nesting_checks:
+            self.modern_sources: tuple[ArgSource, ...] = (
+                nested_src, self.src("disable_nesting_checks"))
+        else:
+            self.modern_sources = (nested_src,)
+        self.microvm = h.machine_type == "microvm"
+        self.pci = not self.microvm  # govmm: virtio-mmio on microvm, PCI otherwise
+
+        # the configured image (HypervisorConfig.ImagePath), not the image annotation
+        image_outcome = self.applied.get("hypervisor.image")
+        self.config_image = str(image_outcome.old or "") if image_outcome else h.image
+        self.image_src = ArgSource("annotation", image_outcome.name, image_outcome.value) \
+            if image_outcome else self.src("image")
+        config_image_src = self.src("image") if not image_outcome else ArgSource(
+            "key" if self.cfg.line_of("hypervisor", self.table, "image") else "default",
+            f"hypervisor.{self.table}.image", self.config_image, self.cfg.path,
+            self.cfg.line_of("hypervisor", self.table, "image"))
+
+        # machine
+        if h.machine_type not in MACHINES:
+            raise self.refuse(f"unrecognised machine type: {h.machine_type}", "machine_type",
+                              hint="qemu on amd64 knows " + ", ".join(MACHINES))
+        options = IOMMU_Q35_OPTIONS if h.enable_iommu and h.machine_type == "q35" \
+            else MACHINE_OPTIONS
+        machine_sources = [self.src("machine_type")]
+        if h.enable_iommu and h.machine_type == "q35":
+            machine_sources.append(self.src("enable_iommu", "kernel_irqchip=split"))
+        if self.config_image and not h.disable_image_nvdimm:
+            options += ",nvdimm"
+            machine_sources.append(ArgSource(config_image_src.kind, config_image_src.name,
+                                             config_image_src.value, config_image_src.file,
+                                             config_image_src.line, "nvdimm (an image)"))
+        accel = h.machine_accelerators
+        if accel:
+            options += accel if accel.startswith(",") else "," + accel
+            machine_sources.append(self.src("machine_accelerators"))
+        self.machine = f"{h.machine_type},{options}"
+        self.machine_sources = tuple(machine_sources)
+
+        # memory
+        mem_error = host.fact_error("memory_mib")
+        if mem_error:
+            raise KataError(f"Unable to read memory info: {mem_error}", "create", host=True,
+                            code="KC300")
+        host_mib = host.memory_mib
+        if host_mib == 0:
+            raise KataError("Error host memory size 0", "create", host=True, code="KC300")
+        offset = (h.memory_offset + 1024) & 0xFFFFFFFF  # uint32 arithmetic in Go
+        slots = h.memory_slots & 0xFF  # uint8(MemSlots)
+        memory = f"{h.default_memory}M"
+        if slots > 0:
+            memory += f",slots={slots}"
+        memory += f",maxmem={host_mib + offset}M"
+        self.memory = memory
+        self.memory_sources = (
+            self.src("default_memory"), self.src("memory_slots"),
+            ArgSource("host", "memory", f"{host_mib} MiB", note="maxmem = host + 1024 + offset"),
+            self.src("memory_offset"))
+
+        # knobs
+        self.hugepages = h.enable_hugepages
+        self.mem_prealloc = h.enable_mem_prealloc
+        self.file_backed = False
+        self.mem_shared = False
+        self.mem_path = ""
+        if h.shared_fs == "virtio-fs" or h.file_mem_backend:
+            target = h.file_mem_backend or FALLBACK_MEM_DIR
+            try:
+                os.stat(target)
+            except (OSError, ValueError):
+                self.warnings.append(f"file-backed memory folder {target} does not exist: "
+                                     "Kata logs an error and backs the memory with RAM")
+            else:
+                self.file_backed = self.mem_shared = True
+                self.mem_path = target
+            if h.enable_hugepages:
+                self.mem_prealloc = True
+        if h.enable_vhost_user_store:
+            if not h.enable_hugepages:
+                raise self.refuse("Vhost-user-blk/scsi is enabled without HugePages. This "
+                                  "configuration will not work", "enable_vhost_user_store",
+                                  hint="set enable_hugepages = true")
+            self.mem_shared = True
+
+        self.qmp = self.socket_path("qmp.sock")
+        self.build_devices()
+
+        # CPU model: "host" + "," + cpu_features, the comma always
+        self.cpu = "host," + h.cpu_features
+        cmdline = self.kernel_cmdline()
+
+        # firmware, pflash, binary
+        path_src = self.src("path")
+        try:
+            os.stat(h.path)
+        except FileNotFoundError:
+            raise self.refuse(f"QEMU path ({h.path}) does not exist", "path", code="KC300",
+                              hint="install QEMU or point path at its binary") from None
+        except (OSError, ValueError):
+            pass
+        self.path_src = path_src
+
+        # RNG and PCIe root ports come after the devices above
+        entropy = h.entropy_source
+        obj = "rng-random,id=rng0" + (f",filename={entropy}" if entropy else "")
+        dev = ("virtio-rng-pci,rng=rng0,romfile=" if self.pci else "virtio-rng-device,rng=rng0")
+        self.add(["-object", obj, "-device", dev], "random number generator",
+                 self.src("entropy_source"))
+        if h.pcie_root_port > 0 and h.machine_type == "q35":
+            for i in range(h.pcie_root_port):
+                self.add(["-device", f"pcie-root-port,id=rp{i},bus=pcie.0,chassis=0,slot={i},"
+                          "multifunction=off"], f"PCIe root port {i}", self.src("pcie_root_port"))
+        return cmdline
+
+    def modern(self) -> str:
+        """govmm disableModern: only PCI devices carry disable-modern."""
+        return ("disable-modern=true" if self.nested else "disable-modern=false") if self.pci \
+            else ""
+
+    def build_devices(self) -> None:
+        h = self.h
+        console = self.socket_path("console.sock")
+        # bridges first, so that they get the first PCI addresses
+        if h.machine_type in ("pc", "q35", "virt"):
+            bus = "pcie.0" if h.machine_type in ("q35", "virt") else "pci.0"
+            for i in range(h.default_bridges):
+                text = (f"pci-bridge,bus={bus},id=pci-bridge-{i},chassis_nr={i + 1},shpc=on,"
+                        f"addr={2 + i:x}" + (",romfile=" if self.pci else ""))
+                self.add(["-device", text], f"PCI bridge {i}", self.src("default_bridges"),
+                         self.src("machine_type", f"bus {bus}"))
+        # console
+        serial = "virtio-serial-pci" if self.pci else "virtio-serial-device"
+        modern = self.modern()
+        text = serial + (f",{modern}" if modern else "") + ",id=serial0" + \
+            (",romfile=,max_ports=2" if self.pci else "")
+        self.add(["-device", text], "serial bus for the console",
+                 self.builtin("appendConsole", GO_ARCH), *self.modern_sources)
+        self.add(["-device", "virtconsole,chardev=charconsole0,id=console0", "-chardev",
+                  f"socket,id=charconsole0,path={console},server,nowait"], "guest console",
+                 ArgSource("input", "--sandbox-id", self.id, note="console.sock path"))
+        # image (only without an initrd)
+        if not h.initrd and h.image:
+            self.append_image()
+        if h.enable_iommu:
+            if h.machine_type != "q35":
+                raise self.refuse(f"Machine Type {h.machine_type} does not support vIOMMU",
+                                  "enable_iommu", hint="a vIOMMU needs machine_type = \"q35\"")
+            self.add(["-device", "intel-iommu,intremap=on,device-iotlb=on,caching-mode=on"],
+                     "vIOMMU", self.src("enable_iommu"))
+        if h.block_device_driver == "virtio-scsi":
+            parts = ["virtio-scsi-pci" if self.pci else "virtio-scsi-device", "id=scsi0"]
+            if self.pci:
+                parts.append(modern)
+            sources = [self.src("block_device_driver")]
+            if h.enable_iothreads:
+                self.iothread = "iothread-" + os.urandom(8).hex()
+                parts.append(f"iothread={self.iothread}")
+                sources.append(self.src("enable_iothreads"))
+            if self.pci:
+                parts.append("romfile=")
+            self.add(["-device", ",".join(parts)], "SCSI controller", *sources)
+
+    def append_image(self) -> None:
+        h = self.h
+        path = h.image
+        if not h.disable_image_nvdimm:
+            try:
+                size = os.stat(path).st_size  # Go opens the file, then Stat()s it
+            except (OSError, ValueError) as exc:
+                from katacfg.gocompat.fspath import go_os_error
+
+                raise self.refuse(go_os_error("open", path, exc), "image", code="KC300",
+                                  hint="the guest image must exist") from None
+            if size == 0:
+                self.warnings.append(f"the guest image {path} is empty: govmm drops the "
+                                     "NVDIMM device (an object of size 0 is not valid)")
+                return
+            self.add(["-device", "nvdimm,id=nv0,memdev=mem0", "-object",
+                      f"memory-backend-file,id=mem0,mem-path={path},size={size}"],
+                     "guest image as an NVDIMM", self.image_src,
+                     self.src("disable_image_nvdimm"))
+            return
+        try:
+            os.stat(path)
+        except FileNotFoundError as exc:
+            from katacfg.gocompat.fspath import go_os_error
+
+            raise self.refuse(go_os_error("stat", path, exc), "image", code="KC300",
+                              hint="the guest image must exist") from None
+        except (OSError, ValueError):
+            pass
+        drive = ("image-" + os.urandom(8).hex())[:MAX_DEV_ID]
+        device = ("virtio-blk-pci" if self.pci else "virtio-blk-device")
+        if self.pci:
+            device += f",{self.modern()}"
+        device += f",drive={drive},scsi=off,config-wce=off"
+        if self.pci:
+            device += ",romfile="
+        device += f",share-rw=on,serial={drive}"
+        self.add(["-device", device, "-drive",
+                  f"id={drive},file={path},aio=threads,format=raw,if=none,readonly"],
+                 "guest image as a read-only block device", self.image_src,
+                 self.src("disable_image_nvdimm") if not self.microvm
+                 else self.src("machine_type", "microvm: no NVDIMM"))
+
+    def kernel_cmdline(self) -> str:
+        h = self.h
+        self.append_sources: list[ArgSource] = []
+        params: list[tuple[str, str]] = list(ARCH_PARAMS)
+        self.append_sources.append(self.builtin(" ".join(_params_text(ARCH_PARAMS)), GO_AMD64,
+                                                "amd64 parameters"))
+        if h.enable_iommu:
+            params += [("intel_iommu", "on"), ("iommu", "pt")]
+            self.append_sources.append(self.src("enable_iommu", "intel_iommu=on iommu=pt"))
+        else:
+            params.append(("iommu", "off"))
+            self.append_sources.append(self.src("enable_iommu", "iommu=off"))
+        if self.config_image:
+            root = NVDIMM_DAX_ROOT if not h.disable_image_nvdimm else VIRTIO_BLK_ROOT
+            params += root
+            self.append_sources.append(ArgSource(
+                "key" if self.cfg.line_of("hypervisor", self.table, "image") else "default",
+                f"hypervisor.{self.table}.image", self.config_image, self.cfg.path,
+                self.cfg.line_of("hypervisor", self.table, "image"),
+                " ".join(_params_text(root))))
+        if h.enable_debug:
+            extra: list[tuple[str, str]] = [("debug", "")]
+            if self.config_image:
+                extra += [("systemd.show_status", "true"), ("systemd.log_level", "debug")]
+        else:
+            extra = [("quiet", "")]
+            if self.config_image:
+                extra.append(("systemd.show_status", "false"))
+        params += extra
+        self.append_sources.append(self.src("enable_debug", " ".join(_params_text(extra))))
+        tail = [("panic", "1"), ("nr_cpus", str(h.default_maxvcpus)),
+                ("agent.use_vsock", "true" if h.use_vsock else "false")]
+        params += tail
+        self.append_sources.append(self.builtin("panic=1", GO_QEMU, "panic=1"))
+        self.append_sources.append(self.src("default_maxvcpus", f"nr_cpus={h.default_maxvcpus}"))
+        self.append_sources.append(self.src("use_vsock", f"agent.use_vsock={tail[2][1]}"))
+        loaded = list(h.kernel_params)
+        params += loaded
+        if loaded:
+            self.append_sources.append(self.src(
+                "kernel_params", " ".join(_params_text(loaded)) +
+                " (with the runtime's systemd, SCSI and agent parameters)"))
+        return " ".join(_params_text(params))
+
+    # -- agent ----------------------------------------------------------------------------
+    def agent(self) -> None:
+        h, cfg = self.h, self.cfg
+        if cfg.agent.use_vsock:
+            cid = 3 + int.from_bytes(os.urandom(4), "big") % (0xFFFFFFFF - 2)
+            fd = self.fds(1)[0]
+            name = "vhost-vsock-pci" if self.pci else "vhost-vsock-device"
+            modern = self.modern()
+            text = name + (f",{modern}" if modern else "") + \
+                f",vhostfd={fd},id=vsock-{cid},guest-cid={cid}" + (",romfile=" if self.pci else "")
+            self.add(["-device", text], "agent channel (vsock)",
+                     self.src("use_vsock", "agent use_vsock (copied at load)"),
+                     ArgSource("host", "vhost-vsock", "/dev/vhost-vsock present"))
+        else:
+            path = self.socket_path("kata.sock")
+            self.add(["-device", "virtserialport,chardev=charch0,id=channel0,"
+                      "name=agent.channel.0", "-chardev",
+                      f"socket,id=charch0,path={path},server,nowait"],
+                     "agent channel (serial port)",
+                     self.src("use_vsock", "the agent's use_vsock is false"))
+        share = f"{SHARED_SANDBOXES}/{self.id}/shared"
+        self.share = share
+        if h.shared_fs == "virtio-fs":
+            dev_id = os.urandom(8).hex()
+            sock = self.socket_path("vhost-fs.sock")
+            self.vhost_fs_sock = sock
+            char = f"char-{dev_id}"[:MAX_DEV_ID]
+            fs_dev = ["vhost-user-fs-pci" if self.pci else "vhost-user-fs-device",
+                   f"chardev={char}", f"tag={MOUNT_TAG}"]
+            sources = [self.src("shared_fs")]
+            if h.virtio_fs_cache_size:
+                fs_dev.append(f"cache-size={h.virtio_fs_cache_size}M")
+                sources.append(self.src("virtio_fs_cache_size"))
+            if self.pci:
+                fs_dev.append("romfile=")
+            self.add(["-chardev", f"socket,id={char},path={sock}", "-device", ",".join(fs_dev)],
+                     "shared folder (virtio-fs)", *sources)
+        else:
+            fs_id = f"extra-9p-{MOUNT_TAG}"[:MAX_DEV_ID]
+            modern = self.modern()
+            dev = ("virtio-9p-pci" if self.pci else "virtio-9p-device") + \
+                (f",{modern}" if modern else "") + f",fsdev={fs_id},mount_tag={MOUNT_TAG}" + \
+                (",romfile=" if self.pci else "")
+            self.add(["-device", dev, "-fsdev", f"local,id={fs_id},path={share},"
+                      "security_model=none,multidevs=remap"], "shared folder (9p)",
+                     self.src("shared_fs"))
+
+    # -- network --------------------------------------------------------------------------
+    def network(self, interfaces: Sequence[tuple[str, str]]) -> None:
+        cfg, h = self.cfg, self.h
+        if cfg.runtime.disable_new_netns or not interfaces:
+            return
+        model = cfg.runtime.internetworking_model
+        if model not in ("tcfilter", "macvtap"):
+            raise self.refuse("Invalid internetworking model", "internetworking_model",
+                              section="runtime",
+                              hint="with interfaces in the pod's namespace the model must be "
+                                   "tcfilter or macvtap (none needs disable_new_netns)")
+        queues = h.default_vcpus  # multi-queue: one queue per vCPU
+        for index, (name, mac) in enumerate(sorted(interfaces)):
+            netdev = f"tap,id=network-{index}"
+            if not h.disable_vhost_net:
+                netdev += ",vhost=on,vhostfds=" + ":".join(map(str, self.fds(queues)))
+            netdev += ",fds=" + ":".join(map(str, self.fds(queues)))
+            driver = "virtio-net-pci" if self.pci else "virtio-net-device"
+            dev = f"driver={driver},netdev=network-{index},mac={mac}"
+            modern = self.modern()
+            if modern:
+                dev += f",{modern}"
+            dev += ",mq=on"
+            if self.pci:
+                dev += f",vectors={2 * queues + 2},romfile="
+            self.add(["-netdev", netdev, "-device", dev], f"network: {name} (veth)",
+                     ArgSource("input", "--host-interface", f"{name}={mac}"),
+                     self.src("internetworking_model", section="runtime"),
+                     self.src("default_vcpus", f"{queues} queue(s)"),
+                     self.src("disable_vhost_net"))
+
+    # -- launch ---------------------------------------------------------------------------
+    def launch(self, cmdline: str) -> QemuCommand:
+        h = self.h
+        argv: list[str] = [h.path]
+        origins: list[ArgOrigin] = []
+
+        current = "create"
+
+        def emit(params: list[str], what: str, *sources: ArgSource, stage: str = "") -> None:
+            start = len(argv)
+            argv.extend(params)
+            origins.append(ArgOrigin(start, len(argv), stage or current, what, tuple(sources)))
+
+        origins.append(ArgOrigin(0, 1, current, "QEMU binary", (self.path_src,)))
+        emit(["-name", f"sandbox-{self.id}"], "VM name", ArgSource("input", "--sandbox-id",
+                                                                    self.id))
+        emit(["-uuid", self.uuid], "VM UUID (Go draws it at random)",
+             ArgSource("input", "--uuid", self.uuid))
+        emit(["-machine", self.machine], "machine type and options", *self.machine_sources)
+        emit(["-cpu", self.cpu], "CPU model: host + cpu_features", self.src("cpu_features"))
+        emit(["-qmp", f"unix:{self.qmp},server,nowait"], "QMP control socket",
+             ArgSource("input", "--sandbox-id", self.id, note="qmp.sock path"))
+        emit(["-m", self.memory], "memory: size, hotplug slots, maximum", *self.memory_sources)
+        for params, what, stage, sources in self.devices:
+            emit(params, what, *sources, stage=stage)
+        emit(["-rtc", "base=utc,driftfix=slew,clock=host"], "clock",
+             self.builtin("RTC base=utc, clock=host, driftfix=slew"))
+        emit(["-global", "kvm-pit.lost_tick_policy=discard"], "KVM PIT tick policy",
+             self.builtin("GlobalParam"))
+        for flash in h.pflashes:
+            emit(["-pflash", flash], "flash image", self.src("pflashes"))
+        emit(["-vga", "none"], "no VGA", self.builtin("VGA none"))
+        emit(["-no-user-config", "-nodefaults", "-nographic", "--no-reboot", "-daemonize"],
+             "knobs", self.builtin("Knobs: no user config, no defaults, no graphic, no "
+                                   "reboot, daemonize"))
+        if not self.microvm:  # govmm isDimmSupported
+            dimm = f"id=dimm1,size={h.default_memory}M"
+            mem_sources = [self.src("default_memory")]
+            if self.hugepages:
+                obj = f"memory-backend-file,{dimm},mem-path=/dev/hugepages"
+                mem_sources.append(self.src("enable_hugepages"))
+            elif self.file_backed and self.mem_path:
+                obj = f"memory-backend-file,{dimm},mem-path={self.mem_path}"
+                mem_sources.append(self.src("file_mem_backend") if h.file_mem_backend
+                               else self.src("shared_fs", "virtio-fs: memory shared via "
+                                                          "/dev/shm"))
+            else:
+                obj = f"memory-backend-ram,{dimm}"
+            if self.mem_shared:
+                obj += ",share=on"
+                if h.enable_vhost_user_store:
+                    mem_sources.append(self.src("enable_vhost_user_store"))
+            if self.mem_prealloc:
+                obj += ",prealloc=on"
+                mem_sources.append(self.src("enable_mem_prealloc") if h.enable_mem_prealloc
+                               else self.src("enable_hugepages", "prealloc=on"))
+            emit(["-object", obj, "-numa", "node,memdev=dimm1"], "guest memory backend",
+                 *mem_sources)
+        if h.enable_swap:  # Mlock = !enable_swap; -realtime is how mlock is turned off
+            emit(["-realtime", "mlock=off"], "memory may be swapped", self.src("enable_swap"))
+        emit(["-kernel", h.kernel], "guest kernel", self.src("kernel"))
+        if h.initrd:
+            emit(["-initrd", h.initrd], "guest initrd", self.src("initrd"))
+        if cmdline:
+            emit(["-append", cmdline], "guest kernel command line", *self.append_sources)
+        if h.firmware:
+            emit(["-bios", h.firmware], "firmware", self.src("firmware"))
+        if self.iothread:
+            emit(["-object", f"iothread,id={self.iothread}"], "I/O thread of the SCSI "
+                 "controller", self.src("enable_iothreads"))
+        emit(["-pidfile", f"{VM_STORAGE}/{self.id}/pid"], "pid file",
+             ArgSource("input", "--sandbox-id", self.id))
+        current = "launch"
+        if h.enable_debug:
+            emit(["-D", f"{VM_STORAGE}/{self.id}/qemu.log"], "QEMU debug log",
+                 self.src("enable_debug"))
+        vcpus, maxvcpus = h.default_vcpus, h.default_maxvcpus
+        if maxvcpus < vcpus:
+            raise self.refuse(f"MaxCPUs {maxvcpus} must be equal to or greater than CPUs "
+                              f"{vcpus}", "default_maxvcpus",
+                              hint=f"raise default_maxvcpus to at least {vcpus} or lower "
+                                   "default_vcpus")
+        if vcpus > 0:
+            smp_sources = [self.src("default_vcpus"), self.src("default_maxvcpus",
+                                                               "sockets and maxcpus")]
+            if self.host.cpus in (vcpus, maxvcpus):
+                smp_sources.append(ArgSource("host", "CPUs", str(self.host.cpus),
+                                             note="the loader's clamps"))
+            emit(["-smp", f"{vcpus},cores=1,threads=1,sockets={maxvcpus},maxcpus={maxvcpus}"],
+                 "vCPUs: at boot, and the most that can be hot-plugged", *smp_sources)
+        virtiofsd = None
+        vfs_origins: list[ArgOrigin] = []
+        if h.shared_fs == "virtio-fs":
+            virtiofsd, vfs_origins = self.virtiofsd()
+        return QemuCommand(tuple(argv), virtiofsd, cmdline, tuple(origins), tuple(vfs_origins),
+                           tuple(self.warnings))
+
+    def virtiofsd(self) -> tuple[tuple[str, ...], list[ArgOrigin]]:
+        h = self.h
+        argv = [h.virtio_fs_daemon]
+        origins = [ArgOrigin(0, 1, "launch", "virtiofsd binary", (self.src("virtio_fs_daemon"),))]
+
+        def emit(params: list[str], what: str, *sources: ArgSource) -> None:
+            start = len(argv)
+            argv.extend(params)
+            origins.append(ArgOrigin(start, len(argv), "launch", what, tuple(sources)))
+
+        emit(["--fd=3"], "the vhost-user socket, passed as fd 3",
+             self.builtin(f"listening socket {self.vhost_fs_sock}"))
+        emit(["-o", f"source={self.share}"], "shared folder",
+             ArgSource("input", "--sandbox-id", self.id))
+        emit(["-o", f"cache={h.virtio_fs_cache}"], "cache mode", self.src("virtio_fs_cache"))
+        emit(["--syslog", "-o", "no_posix_lock"], "log to syslog, no POSIX locks",
+             self.builtin("virtiofsdArgs"))
+        emit(["-d" if h.enable_debug else "-f"], "debug" if h.enable_debug else "foreground",
+             self.src("enable_debug"))
+        if h.virtio_fs_extra_args:
+            emit(list(h.virtio_fs_extra_args), "extra arguments",
+                 self.src("virtio_fs_extra_args"))
+        if not os.path.exists(h.virtio_fs_daemon):
+            self.warnings.append(f"virtiofsd {h.virtio_fs_daemon} does not exist: Kata would "
+                                 "fail to start it (virtiofs daemon ... returned with error)")
+        return tuple(argv), origins
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        if value and isinstance(value[0], tuple):
+            return " ".join(_params_text(value))  # kernel_params
+        return "[" + ", ".join(_quote(str(v)) for v in value) + "]"
+    return str(value)
+
+
+def check_sandbox_id(sandbox_id: str) -> None:
+    """Ids that would change the shape of the per-VM paths are refused (katacfg's rule)."""
+    if not sandbox_id or sandbox_id in (".", "..") or "/" in sandbox_id or "\0" in sandbox_id:
+        raise KataError(f"invalid sandbox id {sandbox_id!r}: it names a folder under "
+                        f"{VM_STORAGE}", "create", code="KC301",
+                        hint="a sandbox id is one path component: no '/', not '.' or '..'")
+
+
+def build_qemu_command(cfg: Config, host: Host, *, sandbox_id: str, uuid: str,
+                       interfaces: Sequence[tuple[str, str]] = ()) -> QemuCommand:
+    """QEMU's command line for this resolved configuration on this host.
+
+    `interfaces` are the veth interfaces in the pod's network namespace, (name, MAC).
+    Raises KataError (with the Go text and the stage) where Kata refuses.
+    """
+    check_sandbox_id(sandbox_id)
+    names = [name for name, _ in interfaces]
+    if len(set(names)) != len(names):
+        raise KataError("two interfaces with the same name in one network namespace",
+                        "network", code="KC301", hint="interface names are unique per namespace")
+    normalised = []
+    for name, mac in interfaces:
+        try:
+            normalised.append((name, parse_mac(mac)))
+        except ValueError as exc:
+            raise KataError(str(exc), "network", code="KC301", key=name) from None
+    return _Builder(cfg, host, sandbox_id, uuid).build(normalised)
