@@ -458,8 +458,8 @@ def test_containerd_passed_and_dropped_partition_the_pod(pod: dict, patterns: li
     assert set(passed) | {d.key for d in dropped} == set(pod)
     assert not set(passed) & {d.key for d in dropped}
     assert all(pod[k] == v for k, v in passed.items())
-    if "*" in patterns:
-        assert set(passed) == {k for k in pod if "/" not in k}
+    if "*" in patterns:  # "*" passes every key without '/'; another pattern may pass more
+        assert {k for k in pod if "/" not in k} <= set(passed)
 
 
 @settings(max_examples=200, deadline=None)
