@@ -790,6 +790,8 @@ _FACT_SHAPES: dict[str, tuple[Any, str]] = {
     "uid": (lambda v: _is_int(v, 0), "a whole number >= 0"),
     "euid": (lambda v: _is_int(v, 0), "a whole number >= 0"),
     "vhost_vsock": (lambda v: isinstance(v, bool), "true or false"),
+    "memory_mib": (lambda v: _is_int(v, 0), "a whole number of MiB >= 0 (MemTotal / 1024)"),
+    "nested": (lambda v: isinstance(v, bool), "true or false"),
     "kvm_usable": (lambda v: isinstance(v, bool), "true or false"),
     "smt_off": (lambda v: isinstance(v, bool), "true or false"),
     "arch": (lambda v: isinstance(v, str) and v != "", "a Go GOARCH name such as \"amd64\""),
