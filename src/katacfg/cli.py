@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "policy": ("policy", "generate a ValidatingAdmissionPolicy from the node's Kata "
                          "configuration", ()),
     "qemu-argv": ("qemu_argv", "print the exact QEMU command line of a pod sandbox, and why", ()),
+    "admit": ("admit", "admission verdicts on Kata pods (AdmissionReview or YAML), offline", ()),
 }
 SHOW_PATHS_FLAG = "--kata-show-default-config-paths"
 

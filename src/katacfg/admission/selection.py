@@ -178,13 +178,19 @@ def read_runtime_classes(path: str) -> dict[str, str]:
 def build_selection(*, containerd_config: str | None = None, crio_config: str | None = None,
                     runtime_class: str | None = None, runtime_classes: str | None = None,
                     kata_config: str | None = None, mode: str | None = None,
-                    cri_config: cri.CRIConfig | None = None) -> Selection:
-    """Targets from the selection flags (see the module doc). Raises SelectionError."""
+                    cri_config: cri.CRIConfig | None = None,
+                    handlers: Mapping[str, str] | None = None) -> Selection:
+    """Targets from the selection flags (see the module doc). Raises SelectionError.
+
+    `handlers` (RuntimeClass name -> handler, e.g. from the manifest being checked) is
+    used under the `runtime_classes` file's mapping.
+    """
     if containerd_config and crio_config:
         raise SelectionError("give --containerd-config or --crio-config, not both")
     if mode not in (None, "cli", "shimv2"):
         raise SelectionError(f"--mode {mode!r}: allowed values are cli, shimv2")
-    handlers = read_runtime_classes(runtime_classes) if runtime_classes else {}
+    handlers = {**(handlers or {}),
+                **(read_runtime_classes(runtime_classes) if runtime_classes else {})}
     if cri_config is None:
         try:
             if containerd_config:
@@ -258,9 +264,11 @@ def add_selection_flags(parser: argparse.ArgumentParser, *, with_mode: bool = Tr
                                 "runtime type; shimv2 without a CRI configuration)")
 
 
-def selection_from_args(args: argparse.Namespace) -> Selection:
+def selection_from_args(args: argparse.Namespace,
+                        handlers: Mapping[str, str] | None = None) -> Selection:
     """build_selection() from parsed flags (and the global --kata-config)."""
     return build_selection(
+        handlers=handlers,
         containerd_config=getattr(args, "containerd_config", None),
         crio_config=getattr(args, "crio_config", None),
         runtime_class=getattr(args, "runtime_class", None),

@@ -1,0 +1,167 @@
+"""katacfg admit: the admission verdict on pods, offline (AdmissionReview or YAML)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+from katacfg.commands.common import add_host_flags, host_from_args
+
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    from katacfg.admission.selection import add_selection_flags
+
+    p.add_argument("file", metavar="FILE",
+                   help="an AdmissionReview (admission.k8s.io/v1, JSON) or Kubernetes YAML "
+                        "(Pods, workload templates, RuntimeClasses); - for stdin")
+    add_selection_flags(p)
+    add_host_flags(p)
+    p.add_argument("--assume-node-files", action="store_true",
+                   help="the Kata configuration belongs to another machine: assume the paths "
+                        "it names exist instead of checking them here")
+
+
+def read_input(path: str) -> str:
+    """The file's text, bounded; OSError/ValueError with one line on failure."""
+    import os
+    import stat
+
+    if path == "-":
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    else:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise ValueError("is a directory, not a file")
+            data = fh.read(MAX_INPUT_BYTES + 1)
+    if len(data) > MAX_INPUT_BYTES:
+        raise ValueError(f"larger than {MAX_INPUT_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+
+
+def _looks_like_review(text: str) -> Any:
+    """The decoded JSON when the text is a JSON AdmissionReview, else None."""
+    import json
+
+    head = text.lstrip()
+    if not head.startswith("{"):
+        return None
+    try:
+        data = json.loads(head)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(data, dict) and (data.get("kind") == "AdmissionReview"
+                                   or str(data.get("apiVersion", "")).startswith("admission.")):
+        return data
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from katacfg import manifests
+    from katacfg.admission import review as rv
+    from katacfg.admission.admit import (
+        INVALID_CODE,
+        Admitter,
+        pod_view_of_manifest,
+    )
+    from katacfg.admission.selection import SelectionError, selection_from_args
+
+    try:
+        text = read_input(args.file)
+    except FileNotFoundError:
+        return _fail(f"{args.file}: not found")
+    except (OSError, ValueError) as exc:
+        return _fail(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+    review_data = _looks_like_review(text)
+    objects: list[Any] = []
+    if review_data is None:
+        objects = manifests.load_manifests_text(text, "<stdin>" if args.file == "-"
+                                                else args.file)
+    try:
+        selection = selection_from_args(args, manifests.runtime_class_handlers(objects))
+    except SelectionError as exc:
+        return _fail(str(exc))
+    for d in selection.notes:
+        sys.stderr.write(f"katacfg: {d.render()}\n")
+    admitter = Admitter(selection, host=host_from_args(args),
+                        assume_files=args.assume_node_files)
+
+    if review_data is not None:
+        try:
+            request = rv.parse_review(review_data)
+            answer = admitter.review(request)
+        except rv.ReviewError as exc:
+            return _fail(f"{args.file}: {exc.message}")
+        _notes(admitter)
+        resp = answer["response"]
+        _summary(resp, request.kind + (f" {request.namespace}/" if request.namespace else " ")
+                 + (request.name or _name_of(request.object)), args.file)
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+        return 0 if resp["allowed"] else 1
+
+    items = []
+    for obj in objects:
+        if isinstance(obj, manifests.ManifestError):
+            answer = rv.response(obj.location(), False, code=400, message=obj.render())
+            _summary(answer["response"], f"document {obj.doc_index}", obj.location())
+        elif not obj.has_pod:
+            answer = rv.response(obj.location(), True)
+        else:
+            warnings = [d.message for d in obj.warnings]
+            if obj.errors:
+                message = ("the API server refuses this object before admission: "
+                           + "; ".join(d.message for d in obj.errors))
+                answer = rv.response(obj.location(), False, code=INVALID_CODE,
+                                     message=message, warnings=warnings)
+            else:
+                v = admitter.verdict(pod_view_of_manifest(obj))
+                answer = rv.response(obj.location(), v.allowed,
+                                     code=None if v.allowed else v.code, message=v.message,
+                                     warnings=warnings + list(v.warnings))
+                if not v.kata and v.allowed:
+                    items.append(answer)
+                    continue
+            _summary(answer["response"], obj.display_name, obj.location())
+        items.append(answer)
+    _notes(admitter)
+    sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": items},
+                                indent=2) + "\n")
+    return 0 if all(a["response"]["allowed"] for a in items) else 1
+
+
+def _name_of(obj: Any) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) else "<unnamed>"
+
+
+def _summary(resp: dict[str, Any], what: str, where: str) -> None:
+    word = "allowed" if resp["allowed"] else "DENIED "
+    line = f"{word} {what} [{where}]"
+    if not resp["allowed"]:
+        line += f": {resp.get('status', {}).get('message', '')}"
+    sys.stderr.write(line + "\n")
+    for w in resp.get("warnings", ()):
+        sys.stderr.write(f"  warning: {w}\n")
+
+
+def _notes(admitter: Any) -> None:
+    for cfg in list(admitter._configs.values()):
+        for d in getattr(cfg, "diagnostics", ()):
+            if d.code == "KC004":
+                sys.stderr.write(f"katacfg: note: {d.message}\n")
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"katacfg: {message}\n")
+    return 1
