@@ -113,8 +113,8 @@ def parse_review(data: Any) -> Request:
     k = req.get("kind")
     kind_name = group = ""
     if isinstance(k, dict):
-        kind_name = k.get("kind") if isinstance(k.get("kind"), str) else ""
-        group = k.get("group") if isinstance(k.get("group"), str) else ""
+        kind_name = _str(k.get("kind")) or ""
+        group = _str(k.get("group")) or ""
     obj = req.get("object")
     if obj is not None and not isinstance(obj, dict):
         raise ReviewError(400, f"request.object must be an object, not a JSON "
