@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                          "configuration", ()),
     "qemu-argv": ("qemu_argv", "print the exact QEMU command line of a pod sandbox, and why", ()),
     "admit": ("admit", "admission verdicts on Kata pods (AdmissionReview or YAML), offline", ()),
+    "webhook": ("webhook", "serve admission verdicts as a validating webhook (HTTPS)", ()),
 }
 SHOW_PATHS_FLAG = "--kata-show-default-config-paths"
 

@@ -83,7 +83,9 @@ class Admitter:
         out = []
         for t in self.selection.targets:
             cfg = self._config(t, t.kata_config, pod_chosen=False)
-            if isinstance(cfg, KataError):
+            if not isinstance(cfg, KataError):  # warm up: the overlay's imports, one judgement
+                self._judge(t, rv.PodView("Pod", "warm-up", "default", None, {}))
+            else:
                 out.append(f"{t.describe()}: Kata refuses the configuration: {cfg.text}"
                            + ("" if self.assume_files or not cfg.host else
                               " (if it is the node's file, not this machine's, add "
@@ -274,6 +276,54 @@ def deny_message(exc: KataError, target: Target, *, node_file: bool = False,
                      "--assume-node-files")
     facts.append(f"node: {target.describe()}")
     return f'{head}{who}"{exc.text}" [{"; ".join(facts)}]'
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAnswer:
+    """The AdmissionReview answering one object of a YAML stream (offline `admit`)."""
+
+    what: str  # "Pod default/web", "document 3"
+    where: str  # file:line
+    review: dict[str, Any]
+    kata: bool  # a Kata pod was judged (or the object could not be read)
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.review["response"]["allowed"])
+
+
+def admit_objects(objects: list[Any], admitter: Admitter) -> list[ObjectAnswer]:
+    """One AdmissionReview per object of manifests.load_manifests(); uid is file:line.
+
+    A document that is not a Kubernetes object is refused with code 400, an object the
+    API server itself would refuse with 422 (it never reaches admission), a Kata pod as
+    Kata would; every other object is allowed untouched.
+    """
+    from katacfg import manifests
+
+    out = []
+    for obj in objects:
+        where = obj.location()
+        if isinstance(obj, manifests.ManifestError):
+            out.append(ObjectAnswer(f"document {obj.doc_index}", where,
+                                    rv.response(where, False, code=400,
+                                                message=obj.render()), True))
+            continue
+        if not obj.has_pod:
+            out.append(ObjectAnswer(obj.display_name, where, rv.response(where, True), False))
+            continue
+        warnings = [d.message for d in obj.warnings]
+        if obj.errors:
+            message = ("the API server refuses this object before admission: "
+                       + "; ".join(d.message for d in obj.errors))
+            out.append(ObjectAnswer(obj.display_name, where, rv.response(
+                where, False, code=INVALID_CODE, message=message, warnings=warnings), True))
+            continue
+        v = admitter.verdict(pod_view_of_manifest(obj))
+        out.append(ObjectAnswer(obj.display_name, where, rv.response(
+            where, v.allowed, code=None if v.allowed else v.code, message=v.message,
+            warnings=warnings + list(v.warnings)), v.kata or not v.allowed))
+    return out
 
 
 def pod_view_of_manifest(obj: Any) -> rv.PodView:

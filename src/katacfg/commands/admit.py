@@ -69,11 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from katacfg import manifests
     from katacfg.admission import review as rv
-    from katacfg.admission.admit import (
-        INVALID_CODE,
-        Admitter,
-        pod_view_of_manifest,
-    )
+    from katacfg.admission.admit import Admitter, admit_objects
     from katacfg.admission.selection import SelectionError, selection_from_args
 
     try:
@@ -109,34 +105,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(answer, indent=2) + "\n")
         return 0 if resp["allowed"] else 1
 
-    items = []
-    for obj in objects:
-        if isinstance(obj, manifests.ManifestError):
-            answer = rv.response(obj.location(), False, code=400, message=obj.render())
-            _summary(answer["response"], f"document {obj.doc_index}", obj.location())
-        elif not obj.has_pod:
-            answer = rv.response(obj.location(), True)
-        else:
-            warnings = [d.message for d in obj.warnings]
-            if obj.errors:
-                message = ("the API server refuses this object before admission: "
-                           + "; ".join(d.message for d in obj.errors))
-                answer = rv.response(obj.location(), False, code=INVALID_CODE,
-                                     message=message, warnings=warnings)
-            else:
-                v = admitter.verdict(pod_view_of_manifest(obj))
-                answer = rv.response(obj.location(), v.allowed,
-                                     code=None if v.allowed else v.code, message=v.message,
-                                     warnings=warnings + list(v.warnings))
-                if not v.kata and v.allowed:
-                    items.append(answer)
-                    continue
-            _summary(answer["response"], obj.display_name, obj.location())
-        items.append(answer)
+    answers = admit_objects(objects, admitter)
+    for a in answers:
+        if a.kata:
+            _summary(a.review["response"], a.what, a.where)
     _notes(admitter)
-    sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": items},
-                                indent=2) + "\n")
-    return 0 if all(a["response"]["allowed"] for a in items) else 1
+    sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List",
+                                 "items": [a.review for a in answers]}, indent=2) + "\n")
+    return 0 if all(a.allowed for a in answers) else 1
 
 
 def _name_of(obj: Any) -> str:
