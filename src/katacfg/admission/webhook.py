@@ -12,8 +12,10 @@ whose headers do not arrive within `header_timeout` or whose body does not arriv
 closed after `idle_timeout`, and connections beyond `max_connections` get 503. Malformed
 reviews get 400 with one line; nothing a client sends gives a 500 or stops the server.
 
-SIGHUP reloads the node's configurations (a broken reload keeps the last good one and
-logs why); SIGTERM/SIGINT stop accepting, finish the requests in flight, then exit.
+SIGHUP reloads the node's configurations: a reload katacfg cannot read (CRI
+configuration, RuntimeClasses) keeps the last good one and logs why; a Kata file that Kata
+refuses is the node's truth and is applied (its Kata pods are denied) and logged.
+SIGTERM/SIGINT stop accepting, finish the requests in flight, then exit.
 """
 from __future__ import annotations
 
@@ -74,6 +76,7 @@ class Node:
             admitter = self._build()
         except Exception as exc:  # any failure keeps serving with the last good engine
             self.log.event("reload", ok=False, error=_one_line(exc),
+                           generation=self.generation,
                            kept=f"configuration {self.generation} loaded at {self.loaded_at}")
             return False
         self.admitter = admitter
@@ -299,6 +302,27 @@ def guarded_protocol(header_timeout: float) -> type:
     return GuardedHttpToolsProtocol
 
 
+def _server_class() -> type:
+    import contextlib
+
+    import uvicorn
+
+    class Server(uvicorn.Server):  # type: ignore[misc]
+        """uvicorn's server, but a SIGTERM/SIGINT shutdown exits 0 instead of re-raising."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     """HOST:PORT or [IPv6]:PORT; ValueError with one line."""
     host, sep, port = text.rpartition(":")
@@ -369,7 +393,7 @@ def serve(app: WebhookApp, *, host: str, port: int, ssl_context: Any,
         server_header=False, date_header=False, proxy_headers=False, ws="none")
     config.load()
     config.ssl = ssl_context
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     try:
         server.run(sockets=[sock])
     finally:

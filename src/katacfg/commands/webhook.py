@@ -114,9 +114,10 @@ def _serve(args: argparse.Namespace) -> int:
         selection = selection_from_args(args)
         admitter = Admitter(selection, host=host_facts, assume_files=args.assume_node_files,
                             cache_size=args.verdict_cache)
-        problems = admitter.preload()
-        if problems:
-            raise SelectionError("; ".join(problems))
+        # Kata refusing a node's file is a verdict (its Kata pods are denied), not a
+        # reason to stop serving or to keep an older configuration: log it loudly.
+        for problem in admitter.preload():
+            log.event("node-config-refused", error=problem)
         for t in selection.targets:
             log.event("target", target=t.describe(), runtime_classes=list(t.runtime_classes),
                       filter=t.filter_kind)
