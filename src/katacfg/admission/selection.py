@@ -86,10 +86,10 @@ class Target:
                 ) -> cri.SandboxAnnotations:
         """The sandbox annotations Kata receives for a pod, and what the CRI dropped."""
         if self.runtime is None:
+            # No CRI known: the pod's annotations reach Kata exactly as they are (without
+            # a container-type key Kata takes the sandbox, which is what a pod creates).
             passed = dict(pod_annotations)
-            added = {cri.CRIO_CONTAINER_TYPE: "sandbox"}
-            overridden = [k for k in passed if k in added]
-            return cri.SandboxAnnotations({**passed, **added}, passed, [], added, overridden)
+            return cri.SandboxAnnotations(dict(passed), passed, [], {}, [])
         return cri.sandbox_annotations(pod_annotations, self.runtime, name=name,
                                        namespace=namespace, labels=labels)
 
