@@ -195,7 +195,7 @@ def test_malformed_review_is_one_line(tmp_path, node, body, words):
 
 
 def test_bad_inputs_are_one_clear_line(tmp_path, node):
-    for args, words in [(["/nonexistent.yaml", "--runtime-class", "kata"], "not found"),
+    for args, words in [(["/nonexistent.yaml", "--runtime-class", "kata"], "no such file"),
                         ([str(tmp_path), "--runtime-class", "kata"], "directory"),
                         ([str(DATA / "manifests/seed004-pods.yaml")], "--runtime-class")]:
         p = run("--kata-config", node, "admit", *args)

@@ -10,9 +10,6 @@ if TYPE_CHECKING:
 
 from katacfg.commands.common import add_host_flags, host_from_args
 
-MAX_INPUT_BYTES = 64 * 1024 * 1024
-
-
 def configure(p: argparse.ArgumentParser) -> None:
     from katacfg.admission.selection import add_selection_flags
 
@@ -27,24 +24,19 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def read_input(path: str) -> str:
-    """The file's text, bounded; OSError/ValueError with one line on failure."""
-    import os
-    import stat
+    """The file's text through katacfg's bounded reader (regular files, size cap)."""
+    from katacfg import safeio
 
     if path == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        data = sys.stdin.buffer.read(safeio.MAX_MANIFEST_BYTES + 1)
+        if len(data) > safeio.MAX_MANIFEST_BYTES:
+            raise ValueError(f"<stdin>: larger than {safeio.MAX_MANIFEST_BYTES} bytes")
     else:
-        with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if stat.S_ISDIR(st.st_mode):
-                raise ValueError("is a directory, not a file")
-            data = fh.read(MAX_INPUT_BYTES + 1)
-    if len(data) > MAX_INPUT_BYTES:
-        raise ValueError(f"larger than {MAX_INPUT_BYTES} bytes")
+        data = safeio.read_bytes(path, limit=safeio.MAX_MANIFEST_BYTES, what="manifest")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise ValueError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def _looks_like_review(text: str) -> Any:
@@ -72,12 +64,14 @@ def run(args: argparse.Namespace) -> int:
     from katacfg.admission.admit import Admitter, admit_objects
     from katacfg.admission.selection import SelectionError, selection_from_args
 
+    from katacfg.safeio import FileRefused
+
     try:
         text = read_input(args.file)
-    except FileNotFoundError:
-        return _fail(f"{args.file}: not found")
+    except FileRefused as exc:
+        return _fail(f"{exc.text} ({exc.hint})")
     except (OSError, ValueError) as exc:
-        return _fail(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}")
+        return _fail(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
     review_data = _looks_like_review(text)
     objects: list[Any] = []
     if review_data is None:
