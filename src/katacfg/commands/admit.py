@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 
 from katacfg.commands.common import add_host_flags, host_from_args
 
+
 def configure(p: argparse.ArgumentParser) -> None:
     from katacfg.admission.selection import add_selection_flags
 
@@ -63,7 +64,6 @@ def run(args: argparse.Namespace) -> int:
     from katacfg.admission import review as rv
     from katacfg.admission.admit import Admitter, admit_objects
     from katacfg.admission.selection import SelectionError, selection_from_args
-
     from katacfg.safeio import FileRefused
 
     try:
