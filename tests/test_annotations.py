@@ -14,7 +14,9 @@ import pytest
 
 import katacfg
 from katacfg import KataError
-from katacfg.registry import ANNOTATIONS_BY_NAME
+from katacfg.profiles import get_profile
+
+ANNOTATIONS_BY_NAME = get_profile("1.x").annotations
 from tests.helpers import config_text, host, make_install, write_config
 
 H = "io.katacontainers.config.hypervisor."

@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from katacfg.cli import main
-from katacfg.registry import ANNOTATIONS_BY_NAME, OPTIONS
+from katacfg.profiles import get_profile
+
+OPTIONS = get_profile("1.x").options
+ANNOTATIONS_BY_NAME = get_profile("1.x").annotations
 from tests.helpers import config_text, make_install, toml_value
 
 KEYS = sorted({(section, key) for section, opts in OPTIONS.items() for key in opts})

@@ -15,19 +15,16 @@ from katacfg.gocompat import strconv
 from katacfg.gocompat.glob import path_in_globs
 from katacfg.gocompat.re2 import regexp_contains
 from katacfg.model import AnnotationOutcome, Config, deserialize_kernel_params
-from katacfg.options import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KATA_PREFIX, Annotation
-from katacfg.options import globals as g
-from katacfg.options import hypervisor as hv
-from katacfg.options.runtime import NETWORK_MODELS
-from katacfg.registry import ANNOTATIONS_BY_NAME
+from katacfg.options import KATA_PREFIX, Annotation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    Values = dict[str, dict[str, Any]]  # "hypervisor" | "runtime" | "agent" -> field -> value
+    from katacfg.profiles import KataProfile
+    from katacfg.records import Record
 
-_SECTION_OF = {"hypervisor": "hypervisor", "runtime": "runtime", "agent": "agent"}
+    Outcomes = dict[str, AnnotationOutcome]
 
 
 class Refusal(KataError):
@@ -35,72 +32,79 @@ class Refusal(KataError):
 
 
 def gate(cfg: Config, annotations: Mapping[str, str]) -> None:
-    """Refuse the first hypervisor annotation whose name enable_annotations does not enable."""
+    """Refuse the first gated annotation whose name enable_annotations does not enable."""
     allowed = cfg.hypervisor.enable_annotations
+    prefix = cfg.kata.gated_prefix
     for name in annotations:
-        if name.startswith(HYPERVISOR_PREFIX):
-            if not regexp_contains(allowed, name[len(HYPERVISOR_PREFIX):]):
+        if name.startswith(prefix):
+            if not regexp_contains(allowed, name[len(prefix):]):
                 raise Refusal(
                     f"annotation {name} is not enabled", "annotations", key=name,
                     file=cfg.path, line=cfg.line_of("hypervisor", cfg.hypervisor_type,
                                                     "enable_annotations"),
                     hint="add a regular expression matching "
-                         f"{name[len(HYPERVISOR_PREFIX):]!r} to enable_annotations",
+                         f"{name[len(prefix):]!r} to enable_annotations",
                     code="KC200")
 
 
-def section_values(cfg: Config) -> Values:
-    """The sections annotations can change, as mutable dicts."""
-    return {"hypervisor": _as_dict(cfg.hypervisor), "runtime": _as_dict(cfg.runtime),
-            "agent": _as_dict(cfg.agent)}
+def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
+                    ) -> tuple[dict[str, Record], Outcomes]:
+    """Every field annotation in the reference's order, on a copy of the configuration.
 
-
-def apply_overrides(cfg: Config, values: Values, annotations: Mapping[str, str],
-                    host_cpus: int, outcomes: dict[str, AnnotationOutcome] | None = None) -> None:
-    """Apply every field annotation in the reference's order; raise on the first refusal.
-
-    `values` (from section_values) is updated in place. `host_cpus` is the CPU count the
-    vCPU annotations are checked against (refused, not clamped, when above it).
+    Returns the sections they changed (section name -> new record) and an outcome per
+    annotation applied or ignored. `host_cpus` is the CPU count the vCPU annotations are
+    checked against (refused, not clamped, when above it). The first refusal is raised,
+    carrying the outcomes so far and its own.
     """
-    present = sorted((a for a in (ANNOTATIONS_BY_NAME.get(n) for n in annotations)
+    profile = cfg.kata
+    by_name = profile.annotations
+    present = sorted((a for a in (by_name.get(n) for n in annotations)
                       if a is not None and a.order), key=lambda a: a.order)
+    values: dict[str, dict[str, Any]] = {}  # this call's working copies, by section
+    outcomes: Outcomes = {}
+    virtio_fs_after = _virtio_fs_check_order(profile)
     checked = False
     for ann in present:
-        if not checked and ann.order > VIRTIO_FS_CHECK_AFTER:
-            _check_virtio_fs(values)
+        if not checked and ann.order > virtio_fs_after:
+            _check_virtio_fs(cfg, values, outcomes)
             checked = True
-        name = ann.name
+        if ann.family not in values:
+            values[ann.family] = getattr(cfg, ann.family).as_dict()
         target = values[ann.family]
+        name, value = ann.name, annotations[ann.name]
         old = target[ann.target]
         try:
-            new = _parse(ann, annotations[name], cfg, target, host_cpus)
+            new = _parse(ann, value, cfg, target, host_cpus)
         except Refusal as exc:
-            if outcomes is not None:
-                outcomes[name] = AnnotationOutcome(name, annotations[name], "refused",
-                                                   exc.text, _key(ann), old)
-            raise
+            outcomes[name] = AnnotationOutcome(name, value, "refused", exc.text, _key(ann), old)
+            raise exc.with_location(outcomes=tuple(outcomes.values())) from None
         if new is _UNCHANGED:
-            status, reason, new = "ignored", _ignored_reason(ann, annotations[name]), old
+            status, reason, new = "ignored", _ignored_reason(ann, value), old
         else:
             target[ann.target] = new
             status, reason = "applied", ""
-        if outcomes is not None:
-            outcomes[name] = AnnotationOutcome(name, annotations[name], status, reason,
-                                               _key(ann), old, new)
+        outcomes[name] = AnnotationOutcome(name, value, status, reason, _key(ann), old, new)
     if not checked:
-        _check_virtio_fs(values)
+        _check_virtio_fs(cfg, values, outcomes)
+    changed = {family: type(getattr(cfg, family))(**fields) for family, fields in values.items()
+               if fields != getattr(cfg, family).as_dict()}
+    return changed, outcomes
 
 
-# The reference checks virtio-fs has a daemon right after the virtio_fs_daemon annotation.
-VIRTIO_FS_CHECK_AFTER = ANNOTATIONS_BY_NAME[HYPERVISOR_PREFIX + "virtio_fs_daemon"].order
+def _virtio_fs_check_order(profile: KataProfile) -> int:
+    # The reference checks virtio-fs has a daemon right after the virtio_fs_daemon annotation.
+    ann = profile.annotations.get(profile.annotation_prefixes["hypervisor"] + "virtio_fs_daemon")
+    return ann.order if ann is not None else 0
 
 
-def _check_virtio_fs(values: Values) -> None:
-    h = values["hypervisor"]
+def _check_virtio_fs(cfg: Config, values: dict[str, dict[str, Any]], outcomes: Outcomes) -> None:
+    h = values.get("hypervisor") or cfg.hypervisor.as_dict()
     if h["shared_fs"] == "virtio-fs" and not h["virtio_fs_daemon"]:
         raise Refusal("cannot enable virtio-fs without daemon path", "annotations",
-                      key=HYPERVISOR_PREFIX + "shared_fs", code="KC201",
-                      hint="set the virtio_fs_daemon annotation or configuration key")
+                      key=cfg.kata.annotation_prefixes["hypervisor"] + "shared_fs",
+                      code="KC201",
+                      hint="set the virtio_fs_daemon annotation or configuration key",
+                      outcomes=tuple(outcomes.values()))
 
 
 _UNCHANGED = object()
@@ -177,8 +181,8 @@ def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
         if value not in ann.choices:
             raise _refuse(ann, ann.error.replace("{v}", value),
                           "allowed: " + ", ".join(ann.choices))
-        if ann.target == "internetworking_model":
-            return NETWORK_MODELS[value]
+        if isinstance(ann.choices, dict):
+            return ann.choices[value]  # e.g. internetworking_model "default" -> "tcfilter"
         return value
     if kind == "params":
         if value == "":
@@ -192,11 +196,11 @@ def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
         return tuple(params)
     if kind == "split":
         items = tuple(value.split(ann.sep))
-        if ann.target == "experimental":
+        if ann.choices:
             for item in items:
-                if item not in EXPERIMENTAL_FEATURES:
+                if item not in ann.choices:
                     raise _refuse(ann, ann.error.replace("{v}", item),
-                                  "known features: " + ", ".join(EXPERIMENTAL_FEATURES)
+                                  "known features: " + ", ".join(ann.choices)
                                   + " (separated by single spaces)")
         return items
     if kind in ("ignored", "asset"):
@@ -214,104 +218,106 @@ def _check_cpus(ann: Annotation, number: int, cfg: Config, n: int) -> None:
             raise _refuse(ann, f"Number of cpus {number} in annotation default_maxvcpus is "
                           f"greater than the number of CPUs {n} on the system",
                           f"at most {n} on this host")
-        if cfg.hypervisor_type == "qemu" and number > hv.MAX_VCPUS:
+        hv = cfg.kata.hypervisor(cfg.hypervisor_type)
+        limit = hv.annotation_max_vcpus if hv is not None else 0
+        if hv is not None and limit and number > limit:
             raise _refuse(ann, f"Number of cpus {number} in annotation default_maxvcpus is "
-                          f"greater than max no of CPUs {hv.MAX_VCPUS} supported for qemu",
-                          f"at most {hv.MAX_VCPUS}")
+                          f"greater than max no of CPUs {limit} supported for {hv.name}",
+                          f"at most {limit}")
 
 
-def apply_assets(h: dict[str, Any], annotations: Mapping[str, str],
-                 outcomes: dict[str, AnnotationOutcome] | None = None) -> None:
+def assets(profile: KataProfile) -> list[tuple[Annotation, str]]:
+    """(path annotation, hash annotation name) of each asset, in the order Kata checks them
+    (by asset kind); the registry's `asset` field says which annotations are assets."""
+    prefix = profile.annotation_prefixes["hypervisor"]
+    found = sorted((a for a in profile.annotations.values() if a.asset),
+                   key=lambda a: a.asset)
+    return [(a, prefix + a.asset + "_hash") for a in found]
+
+
+def hash_annotations(profile: KataProfile) -> dict[str, str]:
+    """Hash annotation name -> asset kind."""
+    return {hash_name: ann.asset for ann, hash_name in assets(profile)}
+
+
+def apply_assets(cfg: Config, hyp: Record, annotations: Mapping[str, str],
+                 ) -> tuple[Record, Outcomes]:
     """Asset paths and hashes (spec 7): absolute paths, SHA-512 always, after all overrides.
 
-    `h` is the hypervisor section as a dict (from section_values), updated in place.
+    Returns the hypervisor section with the asset paths set, and their outcomes.
     """
-    for path_suffix, hash_suffix in g.ASSETS.values():
-        path_name = HYPERVISOR_PREFIX + path_suffix
+    changes: dict[str, str] = {}
+    outcomes: Outcomes = {}
+    for ann, hash_name in assets(cfg.kata):
+        path_name = ann.name
         path = annotations.get(path_name, "")
         if not path:
             continue
         if not path.startswith("/"):
             raise Refusal(f"{path} is not an absolute path", "assets", key=path_name,
-                          hint="asset annotations need absolute paths", code="KC220")
-        digest = annotations.get(HYPERVISOR_PREFIX + hash_suffix, "")
+                          hint="asset annotations need absolute paths", code="KC220",
+                          outcomes=tuple(outcomes.values()))
+        digest = annotations.get(hash_name, "")
         if digest:
-            computed = _sha512(path, path_name)
+            computed = _sha512(path, path_name, outcomes)
             if computed != digest:
                 raise Refusal(f"Invalid hash for {path}: computed {computed}, expecting "
-                              f"{digest}]", "assets", key=HYPERVISOR_PREFIX + hash_suffix,
+                              f"{digest}]", "assets", key=hash_name,
                               hint="the hash is the lower-case hex SHA-512 of the file "
-                                   "(asset_hash_type is ignored)", code="KC221")
-        field_name = ANNOTATIONS_BY_NAME[path_name].target
-        old = h[field_name]
-        h[field_name] = path
-        if outcomes is not None:
-            reason = "hash verified (SHA-512)" if digest else "no hash given: not verified"
-            outcomes[path_name] = AnnotationOutcome(path_name, path, "applied", reason,
-                                                    f"hypervisor.{field_name}", old, path)
-            if digest:
-                hash_name = HYPERVISOR_PREFIX + hash_suffix
-                outcomes[hash_name] = AnnotationOutcome(hash_name, digest, "applied",
-                                                        f"SHA-512 of {path} matches")
+                                   "(asset_hash_type is ignored)", code="KC221",
+                              outcomes=tuple(outcomes.values()))
+        old = getattr(hyp, ann.target)
+        changes[ann.target] = path
+        reason = "hash verified (SHA-512)" if digest else "no hash given: not verified"
+        outcomes[path_name] = AnnotationOutcome(path_name, path, "applied", reason,
+                                                f"hypervisor.{ann.target}", old, path)
+        if digest:
+            outcomes[hash_name] = AnnotationOutcome(hash_name, digest, "applied",
+                                                    f"SHA-512 of {path} matches")
+    return (hyp.replace(**changes) if changes else hyp), outcomes
 
 
-def _sha512(path: str, key: str) -> str:
+def _sha512(path: str, key: str, outcomes: Outcomes) -> str:
     """The asset's SHA-512, read in chunks (Go reads it whole: a huge file never fits)."""
     from katacfg.safeio import FileRefused, sha512_hex
 
     try:
         digest, size = sha512_hex(path, "asset")
     except FileRefused as exc:
-        raise Refusal(exc.text, "assets", key=key, code="KC222", hint=exc.hint) from None
+        raise Refusal(exc.text, "assets", key=key, code="KC222", hint=exc.hint,
+                      outcomes=tuple(outcomes.values())) from None
     if not size:
         raise Refusal(f"Empty asset file at {path}", "assets", key=key, code="KC222",
-                      hint="the asset file is empty")
+                      hint="the asset file is empty", outcomes=tuple(outcomes.values()))
     return digest
 
 
-def apply_hypervisor_defaults(h: dict[str, Any]) -> None:
-    """HypervisorConfig.valid() of qemu, acrn and clh: zero values get built-in ones."""
-    if not h["kernel"]:
-        raise KataError("Missing kernel path", "hypervisor", key="hypervisor.kernel",
-                        code="KC230")
-    if not h["image"] and not h["initrd"]:
-        raise KataError("Missing image and initrd path", "hypervisor", key="hypervisor.image",
-                        code="KC230")
-    h["default_vcpus"] = h["default_vcpus"] or 1
-    h["default_memory"] = h["default_memory"] or hv.DEFAULT_MEMORY_MIB
-    h["default_bridges"] = h["default_bridges"] or hv.DEFAULT_BRIDGES
-    h["block_device_driver"] = h["block_device_driver"] or hv.DEFAULT_BLOCK_DRIVER
-    h["default_maxvcpus"] = h["default_maxvcpus"] or hv.MAX_VCPUS
-    if not h["msize_9p"] and h["shared_fs"] != "virtio-fs":
-        h["msize_9p"] = hv.DEFAULT_MSIZE_9P
-
-
-def classify(annotations: Mapping[str, str], outcomes: dict[str, AnnotationOutcome]) -> None:
-    """Give every annotation not yet decided an outcome: ignored by Kata, or not Kata's."""
+def classify(profile: KataProfile, annotations: Mapping[str, str],
+             decided: Mapping[str, AnnotationOutcome]) -> Outcomes:
+    """Outcomes of the annotations no stage decided: ignored by Kata, or not Kata's."""
+    hashes = hash_annotations(profile)
+    out: Outcomes = {}
     for name, value in annotations.items():
-        if name in outcomes:
+        if name in decided:
             continue
-        ann = ANNOTATIONS_BY_NAME.get(name)
+        ann = profile.annotations.get(name)
         if ann is not None:
             if ann.kind == "ignored":
-                outcomes[name] = AnnotationOutcome(name, value, "ignored",
-                                                   "defined by Kata 1.x but never applied")
+                out[name] = AnnotationOutcome(name, value, "ignored",
+                                              "defined by Kata 1.x but never applied")
             elif ann.kind in ("asset", "restricted"):
-                outcomes[name] = AnnotationOutcome(name, value, "ignored",
-                                                   "an empty asset path is ignored")
+                out[name] = AnnotationOutcome(name, value, "ignored",
+                                              "an empty asset path is ignored")
             continue
-        if name in g.HASH_ANNOTATIONS:
-            outcomes[name] = AnnotationOutcome(name, value, "ignored",
-                                               "a hash without its asset path is ignored")
-        elif name in g.GLOBAL_ANNOTATIONS:
-            outcomes[name] = AnnotationOutcome(name, value, "ignored",
-                                               g.GLOBAL_ANNOTATIONS[name])
+        if name in hashes:
+            out[name] = AnnotationOutcome(name, value, "ignored",
+                                          "a hash without its asset path is ignored")
+        elif name in profile.global_annotations:
+            out[name] = AnnotationOutcome(name, value, "ignored",
+                                          profile.global_annotations[name])
         elif name.startswith(KATA_PREFIX):
-            outcomes[name] = AnnotationOutcome(name, value, "ignored",
-                                               "not an annotation Kata 1.x knows")
+            out[name] = AnnotationOutcome(name, value, "ignored",
+                                          "not an annotation Kata 1.x knows")
         else:
-            outcomes[name] = AnnotationOutcome(name, value, "passed", "not a Kata annotation")
-
-
-def _as_dict(obj: Any) -> dict[str, Any]:
-    return obj.as_dict()
+            out[name] = AnnotationOutcome(name, value, "passed", "not a Kata annotation")
+    return out

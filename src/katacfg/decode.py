@@ -10,15 +10,15 @@ from __future__ import annotations
 from katacfg import gotoml
 from katacfg.errors import Diagnostic, KataError
 from katacfg.options import Option
-from katacfg.registry import GO_STRUCT_NAMES, MAP_SECTIONS, OPTIONS, SECTIONS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from katacfg.profiles import KataProfile
+
 _INT32 = (-(2**31), 2**31 - 1)
 _UINT32 = (0, 2**32 - 1)
-_GO_TOP_FIELDS = {name: name.capitalize() for name in SECTIONS}  # Go field names of tomlConfig
 _GO_KIND = {"string": "string", "bool": "boolean", "int32": "integer", "uint32": "integer",
             "uint": "integer", "[]string": "slice"}
 _ALLOWED = {"string": "a string", "bool": "true or false", "int32": "an integer",
@@ -64,40 +64,47 @@ def _match(candidates: dict[str, Any], key: str) -> str | None:
     return None
 
 
-def decode(text: str, path: str) -> RawConfig:
-    """Parse and type-check a configuration.toml. Syntax errors raise KataError (stage load)."""
+def decode(text: str, path: str, profile: KataProfile | None = None) -> RawConfig:
+    """Parse and type-check a configuration.toml against the profile's registry (default
+    1.x). Syntax errors raise KataError (stage load)."""
     try:
         doc = gotoml.parse(text)
     except gotoml.TomlSyntaxError as exc:
         raise KataError(exc.message, "load", file=path, line=exc.line, column=exc.column,
                         code="KC010", hint="TOML syntax error") from None
-    return decode_document(doc, path)
+    return decode_document(doc, path, profile)
 
 
-def decode_document(doc: Any, path: str) -> RawConfig:
+def decode_document(doc: Any, path: str, profile: KataProfile | None = None) -> RawConfig:
+    if profile is None:
+        from katacfg.profiles import get_profile
+
+        profile = get_profile()
     raw = RawConfig(path)
     pos = doc.positions
+    options = profile.options
+    # Go field names of tomlConfig: the section names, capitalised
+    top_fields = {name.capitalize(): name for name in profile.sections}
     for top_key, value in doc.data.items():
-        name = _match(_GO_TOP_FIELDS_BY_FIELD, top_key)
+        name = _match(top_fields, top_key)
         where = pos.get((top_key,))
         if name is None:
-            _unknown(raw, (top_key,), where, list(SECTIONS), "table")
+            _unknown(raw, (top_key,), where, list(profile.sections), "table")
             continue
-        section = _GO_TOP_FIELDS_BY_FIELD[name]
-        if section in MAP_SECTIONS:
-            _decode_map(raw, section, top_key, value, pos)
+        section = top_fields[name]
+        if section in profile.map_sections:
+            _decode_map(raw, section, top_key, value, pos, options[section])
         else:
-            fields = _decode_struct(raw, section, (top_key,), value, pos, (section,))
+            fields = _decode_struct(raw, section, (top_key,), value, pos, (section,),
+                                    options[section])
             if fields is not None:
                 raw.structs.setdefault(section, {}).update(fields)
                 raw.positions.setdefault((section,), where or (0, 0))
     return raw
 
 
-_GO_TOP_FIELDS_BY_FIELD = {go: name for name, go in _GO_TOP_FIELDS.items()}
-
-
-def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dict) -> None:
+def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dict,
+                options: dict[str, Option]) -> None:
     if not isinstance(value, dict):
         # unifyMap returns nil for a non-map value: Go ignores `hypervisor = 5` silently.
         raw.diagnostics.append(Diagnostic(
@@ -107,7 +114,8 @@ def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dic
         return
     for name, table in value.items():
         where = pos.get((top_key, name))
-        fields = _decode_struct(raw, section, (top_key, name), table, pos, (section, name))
+        fields = _decode_struct(raw, section, (top_key, name), table, pos, (section, name),
+                                options)
         if fields is None:
             continue
         raw.tables.setdefault(section, []).append((name, fields))
@@ -116,16 +124,16 @@ def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dic
 
 
 def _decode_struct(raw: RawConfig, section: str, src: tuple[str, ...], value: Any,
-                   pos: dict, canon: tuple[str, ...]) -> dict[str, Any] | None:
+                   pos: dict, canon: tuple[str, ...],
+                   options: dict[str, Option]) -> dict[str, Any] | None:
     where = pos.get(src)
     if not isinstance(value, dict):
         raw.errors.append(KataError(
-            f"toml: type mismatch for {GO_STRUCT_NAMES[section]}: expected table but found "
+            f"toml: type mismatch for katautils.{section}: expected table but found "
             f"{gotoml.go_type_name(value)}", "load", file=raw.path,
             line=where[0] if where else None, key=".".join(src), code="KC011",
             hint=f"[{'.'.join(src)}] must be a table"))
         return None
-    options = OPTIONS[section]
     out: dict[str, Any] = {}
     for key, item in value.items():
         kpos = pos.get(src + (key,))

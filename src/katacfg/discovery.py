@@ -19,10 +19,11 @@ def embedded_default_path() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), EMBEDDED_DEFAULT)
 
 
-def find_config(path: str | None) -> str:
+def find_config(path: str | None, defaults: tuple[str, ...] | None = None) -> str:
     """Resolve the file to load as kata-runtime does, or raise its exact refusal.
 
-    An explicit path is resolved alone; otherwise each default path is tried in order.
+    An explicit path is resolved alone; otherwise each default path (the profile's) is
+    tried in order.
     """
     from katacfg.errors import KataError
     from katacfg.gocompat.fspath import GoPathError, resolve_path
@@ -35,7 +36,7 @@ def find_config(path: str | None) -> str:
             raise KataError(f"Cannot find usable config file ({exc})", "load", file=path,
                             code="KC002", hint="check the --kata-config path") from None
     errors = []
-    for candidate in DEFAULT_CONFIG_PATHS:
+    for candidate in DEFAULT_CONFIG_PATHS if defaults is None else defaults:
         try:
             return resolve_path(candidate)
         except GoPathError as exc:

@@ -54,6 +54,7 @@ class KataError(Exception):
         hint: str | None = None,
         code: str = "KC001",
         host: bool = False,
+        outcomes: tuple[AnnotationOutcome, ...] = (),
     ) -> None:
         super().__init__(text)
         self.text = text
@@ -65,16 +66,17 @@ class KataError(Exception):
         self.hint = hint
         self.code = code
         self.host = host  # caused by this host (a missing file or device), not by the file
-        self.outcomes: tuple[AnnotationOutcome, ...] = ()  # resolve: each annotation so far
+        self.outcomes = outcomes  # resolve: each annotation's outcome, so far
 
     def with_location(self, **kw: object) -> KataError:
-        """Return a copy carrying extra location facts (never changing the text)."""
+        """A copy carrying extra facts (location, outcomes), never changing the text."""
         fields: dict[str, object] = dict(
             stage=self.stage, file=self.file, line=self.line, column=self.column,
             key=self.key, hint=self.hint, code=self.code, host=self.host,
+            outcomes=self.outcomes,
         )
         fields.update({k: v for k, v in kw.items() if v is not None})
-        return KataError(self.text, **fields)  # type: ignore[arg-type]
+        return type(self)(self.text, **fields)  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"error": self.text, "stage": self.stage}

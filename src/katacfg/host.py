@@ -673,6 +673,20 @@ class Host:
             return result.ok and result.stdout == "SMT is off"
         return self._get("smt_off", compute)
 
+    # ------------------------------------------------------------ files the configuration names
+
+    def stat(self, path: str) -> os.stat_result:
+        """os.stat of a file the configuration names (an image, a binary): raises OSError.
+
+        Those files live on the machine that loads the configuration, so a recorded host
+        stats them here too; rules get them through this one door, never from os directly.
+        """
+        return os.stat(path)
+
+    def executable(self, path: str) -> bool:
+        """Whether this process may execute `path` (os.access X_OK)."""
+        return os.access(path, os.X_OK)
+
     # ------------------------------------------------------------ summary
 
     def facts(self) -> dict[str, Any]:

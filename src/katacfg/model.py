@@ -5,16 +5,21 @@ from collections.abc import Iterable, Mapping
 
 from katacfg.errors import Diagnostic, KataError
 from katacfg.gocompat.strings import fields
+from katacfg.options import Adjustment
 from katacfg.options.agent import AgentConfig
 from katacfg.options.components import FactoryConfig, NetmonConfig, ProxyConfig, ShimConfig
 from katacfg.options.hypervisor import HypervisorConfig
 from katacfg.options.runtime import RuntimeConfig
 from katacfg.records import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from katacfg.profiles import KataProfile
+
 KernelParam = tuple[str, str]
 
 __all__ = [
-    "AgentConfig", "AnnotationOutcome", "Config", "FactoryConfig", "HypervisorConfig",
+    "AdjustedValue", "AgentConfig", "AnnotationOutcome", "Config", "FactoryConfig", "HypervisorConfig",
     "KernelParam", "NetmonConfig", "ProxyConfig", "RuntimeConfig", "ShimConfig",
     "deserialize_kernel_params", "serialize_kernel_params",
 ]
@@ -42,6 +47,15 @@ def serialize_kernel_params(params: Iterable[KernelParam]) -> str:
         else:
             words.append(f"{key}={value}")
     return " ".join(words)
+
+
+class AdjustedValue(Record):
+    """A value the file gave that loading changed (a clamp, or zero meaning the default)."""
+
+    where: tuple[str, ...]  # ("hypervisor", "qemu", "default_vcpus")
+    given: object
+    loaded: object
+    why: Adjustment
 
 
 class AnnotationOutcome(Record):
@@ -80,6 +94,17 @@ class Config(Record):
     annotations: tuple[AnnotationOutcome, ...] = ()
     positions: Mapping[tuple[str, ...], tuple[int, int]] = {}  # shared, never mutated
     assume_files: bool = False  # paths were assumed present, not checked on this machine
+    profile: KataProfile | None = None  # the Kata generation it was loaded with
+    adjusted: tuple[AdjustedValue, ...] = ()  # values loading changed, and why
+
+    @property
+    def kata(self) -> KataProfile:
+        """The profile (1.x when the Config was built by hand)."""
+        if self.profile is not None:
+            return self.profile
+        from katacfg.profiles import get_profile
+
+        return get_profile()
 
     @property
     def valid(self) -> bool:

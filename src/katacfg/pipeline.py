@@ -5,10 +5,6 @@ the run with a KataError naming it.
 """
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from katacfg.loader import HostFacts
-
 import os
 from collections.abc import Mapping
 
@@ -18,14 +14,16 @@ from katacfg.loader import load
 from katacfg.model import AnnotationOutcome, Config
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
 
-# Hypervisors whose valid() replaces zero values after the overlay; firecracker has none.
-_ZERO_VALUE_CHECK = ("qemu", "acrn", "clh")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from katacfg.loader import HostFacts
+    from katacfg.profiles import KataProfile
 
 
 def resolve(path: str | os.PathLike[str] | None = None,
             annotations: Mapping[str, str] | None = None, *,
             host: HostFacts | None = None, mode: str = "cli",
-            fallback: bool = False) -> Config:
+            fallback: bool = False, profile: KataProfile | None = None) -> Config:
     """The configuration a sandbox gets: the file as loaded, then the pod's annotations.
 
     In shimv2 mode the file is chosen as containerd-shim-kata-v2 does (config-files.md 3):
@@ -48,42 +46,41 @@ def resolve(path: str | os.PathLike[str] | None = None,
         from katacfg.host import Host
 
         host = Host.real()
-    cfg = load(path, host=host, mode=mode, strict=True, fallback=fallback)
+    cfg = load(path, host=host, mode=mode, strict=True, fallback=fallback, profile=profile)
     return overlay(cfg, annotations, host_cpus=host.cpus)
 
 
 def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> Config:
-    """Apply a pod's annotations to a loaded configuration (stages after load)."""
+    """Apply a pod's annotations to a loaded configuration (stages after load).
+
+    Pure: returns a new Config whose `annotations` hold every annotation's outcome; a
+    refusal raises KataError carrying the outcomes up to it.
+    """
     import katacfg.annotations as ann
 
-    outcomes: dict[str, AnnotationOutcome] = {}
     kind = container_type(annotations)
     if kind == POD_CONTAINER:
         # A pod container reuses its sandbox: no annotation is read, even invalid ones.
-        for name, value in annotations.items():
-            outcomes[name] = AnnotationOutcome(name, value, "ignored",
-                                               "pod containers take the sandbox's configuration")
-        return cfg.replace(container_type=kind, annotations=tuple(outcomes.values()))
+        ignored = tuple(AnnotationOutcome(name, value, "ignored",
+                                          "pod containers take the sandbox's configuration")
+                        for name, value in annotations.items())
+        return cfg.replace(container_type=kind, annotations=ignored)
+    outcomes: dict[str, AnnotationOutcome] = {}
     try:
         ann.gate(cfg, annotations)
-        values = ann.section_values(cfg)
-        before = {name: dict(section) for name, section in values.items()}
-        ann.apply_overrides(cfg, values, annotations, host_cpus, outcomes)
-        ann.apply_assets(values["hypervisor"], annotations, outcomes)
-        if cfg.hypervisor_type in _ZERO_VALUE_CHECK:
-            ann.apply_hypervisor_defaults(values["hypervisor"])
+        changed, outcomes = ann.apply_overrides(cfg, annotations, host_cpus)
+        hyp = changed.get("hypervisor", cfg.hypervisor)
+        hyp, asset_outcomes = ann.apply_assets(cfg, hyp, annotations)
+        outcomes = {**outcomes, **asset_outcomes}
+        hv = cfg.kata.hypervisor(cfg.hypervisor_type)
+        if hv is not None and hv.zero_value_check is not None:
+            hyp = hv.zero_value_check(hyp, hv)
     except KataError as exc:
-        err = exc.with_location(file=exc.file or cfg.path)
-        for name, value in annotations.items():
-            outcomes.setdefault(name, AnnotationOutcome(
-                name, value, "refused" if name == exc.key else "not reached",
-                exc.text if name == exc.key else "Kata stops at the first refusal"))
-        err.outcomes = tuple(outcomes[n] for n in annotations)
-        raise err from None
-    _config_path_outcome(cfg, annotations, outcomes)
-    ann.classify(annotations, outcomes)
-    changed = {name: type(getattr(cfg, name))(**section)
-               for name, section in values.items() if section != before[name]}
+        raise _refused(cfg, annotations, exc,
+                       {**outcomes, **{o.name: o for o in exc.outcomes}}) from None
+    outcomes.update(_config_path_outcome(cfg, annotations))
+    outcomes.update(ann.classify(cfg.kata, annotations, outcomes))
+    changed = {**changed, "hypervisor": hyp}
     diagnostics = cfg.diagnostics
     if outcomes.get(CONFIG_PATH_ANNOTATION, None) and \
             outcomes[CONFIG_PATH_ANNOTATION].status == "applied":
@@ -96,11 +93,21 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
                        diagnostics=diagnostics, **changed)
 
 
+def _refused(cfg: Config, annotations: Mapping[str, str], exc: KataError,
+             decided: dict[str, AnnotationOutcome]) -> KataError:
+    """The refusal as resolve reports it: its file, and an outcome for every annotation."""
+    outcomes = tuple(decided.get(name) or AnnotationOutcome(
+        name, value, "refused" if name == exc.key else "not reached",
+        exc.text if name == exc.key else "Kata stops at the first refusal")
+        for name, value in annotations.items())
+    return exc.with_location(file=exc.file or cfg.path, outcomes=outcomes)
+
+
 def _config_path_outcome(cfg: Config, annotations: Mapping[str, str],
-                         outcomes: dict[str, AnnotationOutcome]) -> None:
+                         ) -> dict[str, AnnotationOutcome]:
     value = annotations.get(CONFIG_PATH_ANNOTATION)
     if value is None:
-        return
+        return {}
     if cfg.mode != "shimv2":
         reason = "only containerd-shim-kata-v2 reads it; kata-runtime ignores it"
         status = "ignored"
@@ -108,5 +115,5 @@ def _config_path_outcome(cfg: Config, annotations: Mapping[str, str],
         reason, status = "an empty value counts as absent", "ignored"
     else:
         reason, status = "this pod chose its configuration file (not gated)", "applied"
-    outcomes[CONFIG_PATH_ANNOTATION] = AnnotationOutcome(CONFIG_PATH_ANNOTATION, value, status,
-                                                         reason)
+    return {CONFIG_PATH_ANNOTATION: AnnotationOutcome(CONFIG_PATH_ANNOTATION, value, status,
+                                                      reason)}

@@ -15,11 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_HYPERVISOR_TABLES = ("hypervisor.qemu", "hypervisor.firecracker", "hypervisor.acrn",
-                      "hypervisor.clh")
-_COMPONENT_TABLES = ("proxy.kata", "shim.kata", "netmon")
-# katacfg.options.components.DEFAULT_NETMON_PATH, not imported: that pulls in dataclasses
-DEFAULT_NETMON_PATH = "/usr/libexec/kata-containers/kata-netmon"
+# tables whose `path` names a binary kata-env runs with --version (besides [hypervisor.*])
+_COMPONENT_TABLES = (("proxy", "kata"), ("shim", "kata"), ("netmon",))
 
 
 def seconds(text: str) -> float:
@@ -61,28 +58,33 @@ def guess_config_file(kata_config: str | None) -> str | None:
 def guess_component_paths(text: str) -> list[str]:
     """Binaries a configuration names for the hypervisor, proxy, shim and netmon.
 
-    A line scan, not a TOML parse: good enough to start the probes early. The real paths
-    come from the loader afterwards; a wrong guess only costs one extra `--version` run.
+    Read with the same TOML reader as the loader, without the loader's rules: good enough
+    to start the probes early. The real paths come from the loader afterwards; a wrong
+    guess only costs one extra `--version` run.
     """
-    table = ""
-    found: dict[str, str] = {}
-    for raw in text.split("\n"):
-        line = raw.strip()
-        if line.startswith("["):
-            table = line.split("#", 1)[0].strip().strip("[]").strip()
-            continue
-        if not line.startswith("path") or table not in _HYPERVISOR_TABLES + _COMPONENT_TABLES:
-            continue
-        key, sep, value = line.partition("=")
-        value = value.strip()
-        if key.strip() != "path" or not sep or not value.startswith('"'):
-            continue
-        end = value.find('"', 1)
-        if end > 1 and "\\" not in value[:end]:
-            found.setdefault(table, value[1:end])
-    found.setdefault("netmon", DEFAULT_NETMON_PATH)
+    from katacfg import gotoml
+    from katacfg.options.components import DEFAULT_NETMON_PATH
+
+    try:
+        data = gotoml.parse(text).data
+    except gotoml.TomlSyntaxError:
+        data = {}
+    found: list[str] = []
+    hypervisors = data.get("hypervisor")
+    tables = list(hypervisors.values()) if isinstance(hypervisors, dict) else []
+    for path in _COMPONENT_TABLES:
+        table: object = data
+        for part in path:
+            table = table.get(part) if isinstance(table, dict) else None
+        tables.append(table)
+    for table in tables:
+        value = table.get("path") if isinstance(table, dict) else None
+        if isinstance(value, str) and value:
+            found.append(value)
+    if not isinstance(data.get("netmon"), dict) or not data["netmon"].get("path"):
+        found.append(DEFAULT_NETMON_PATH)
     paths = []
-    for p in found.values():
+    for p in found:
         try:
             paths.append(os.path.realpath(p))  # Go runs the resolved path
         except (OSError, ValueError):

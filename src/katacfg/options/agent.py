@@ -16,25 +16,27 @@ class AgentConfig(Record):
     """The loaded agent configuration (Go KataAgentConfig)."""
 
     type: str = opt("string", AGENT_TYPE, "agent type; always kata", toml=False,
-                    zero=AGENT_TYPE)
-    enable_debug: bool = opt("bool", False, "agent debug messages (adds agent.log=debug)")
+                    zero=AGENT_TYPE, env="Type")
+    enable_debug: bool = opt("bool", False, "agent debug messages (adds agent.log=debug)",
+                            env="Debug")
     enable_tracing: bool = opt(
         "bool", False, "agent tracing (static mode adds agent.trace=<type>)",
-        annotation=A("enable_tracing", "bool",
+        annotation=A("bool",
                      "Error parsing annotation for agent.trace: Please specify boolean value "
-                     "'true|false'", 201))
+                     "'true|false'", 201),
+        env="Trace")
     trace_mode: str = opt(
         "string", "", "trace mode: dynamic (default when tracing) or static",
-        annotation=A("trace_mode", "string", order=202))
+        annotation=A("string", order=202), env="TraceMode")
     trace_type: str = opt(
         "string", "", "trace type: isolated (default when tracing) or collated",
-        annotation=A("trace_type", "string", order=203))
+        annotation=A("string", order=203), env="TraceType")
     kernel_modules: tuple[str, ...] = opt(
         "[]string", (), "guest kernel modules to load, each with its parameters",
-        annotation=A("kernel_modules", "split", order=200, sep=KERNEL_MODULES_SEPARATOR))
+        annotation=A("split", order=200, sep=KERNEL_MODULES_SEPARATOR))
     container_pipe_size: int = opt(
         "uint32", 0, "size of containers' stdio pipes (annotation only)", toml=False,
-        annotation=A("container_pipe_size", "uint32",
+        annotation=A("uint32",
                      "Error parsing annotation for "
                      "io.katacontainers.config.agent.container_pipe_size: Please specify uint32 "
                      "value", 204))

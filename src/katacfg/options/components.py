@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from katacfg.options import opt, section
+from katacfg.profiles.kata1x.normalise import or_default
 from katacfg.records import Record
 
 DEFAULT_PROXY_PATH = "/usr/libexec/kata-containers/kata-proxy"
@@ -20,9 +21,11 @@ class FactoryConfig(Record):
     """VM factory: templating and VM cache."""
 
     enable_template: bool = opt("bool", False, "create VMs from a template (needs an initrd)")
-    template_path: str = opt("string", DEFAULT_TEMPLATE_PATH, "template folder; not checked")
+    template_path: str = opt("string", DEFAULT_TEMPLATE_PATH, "template folder; not checked",
+                             normalise=or_default)
     vm_cache_number: int = opt("uint", 0, "number of cached VMs (qemu only); 0 disables")
-    vm_cache_endpoint: str = opt("string", DEFAULT_VM_CACHE_ENDPOINT, "VM cache socket")
+    vm_cache_endpoint: str = opt("string", DEFAULT_VM_CACHE_ENDPOINT, "VM cache socket",
+                                 normalise=or_default)
 
 
 @section("proxy")
@@ -30,9 +33,10 @@ class ProxyConfig(Record):
     """The proxy between shim and agent (none when vsock is used)."""
 
     type: str = opt("string", KATA_PROXY, "kataProxy, noProxy or kataBuiltInProxy", toml=False,
-                    zero=KATA_PROXY)
-    path: str = opt("string", DEFAULT_PROXY_PATH, "kata-proxy binary; resolved, must exist")
-    enable_debug: bool = opt("bool", False, "proxy messages to the system log")
+                    zero=KATA_PROXY, env="Type")
+    path: str = opt("string", DEFAULT_PROXY_PATH, "kata-proxy binary; resolved, must exist",
+                    normalise=or_default, env="Path")
+    enable_debug: bool = opt("bool", False, "proxy messages to the system log", env="Debug")
 
 
 @section("shim")
@@ -40,9 +44,10 @@ class ShimConfig(Record):
     """The shim; `configured` is False when Go holds no shim configuration at all."""
 
     type: str = opt("string", KATA_SHIM, "kataShim or kataBuiltInShim", toml=False,
-                    zero=KATA_SHIM)
-    path: str = opt("string", DEFAULT_SHIM_PATH, "kata-shim binary; resolved, must exist")
-    enable_debug: bool = opt("bool", False, "shim messages to the system log")
+                    zero=KATA_SHIM, env="Type")
+    path: str = opt("string", DEFAULT_SHIM_PATH, "kata-shim binary; resolved, must exist",
+                    normalise=or_default, env="Path")
+    enable_debug: bool = opt("bool", False, "shim messages to the system log", env="Debug")
     enable_tracing: bool = opt("bool", False, "shim opentracing spans (needs disable_new_netns)")
     configured: bool = opt("bool", False, "a shim configuration exists", toml=False)
 
@@ -51,6 +56,7 @@ class ShimConfig(Record):
 class NetmonConfig(Record):
     """The network monitor."""
 
-    path: str = opt("string", DEFAULT_NETMON_PATH, "kata-netmon binary; not checked")
-    enable_debug: bool = opt("bool", False, "netmon messages to the system log")
-    enable_netmon: bool = opt("bool", False, "watch the pod network for changes")
+    path: str = opt("string", DEFAULT_NETMON_PATH, "kata-netmon binary; not checked",
+                    normalise=or_default, env="Path")
+    enable_debug: bool = opt("bool", False, "netmon messages to the system log", env="Debug")
+    enable_netmon: bool = opt("bool", False, "watch the pod network for changes", env="Enable")

@@ -1,8 +1,16 @@
 """[hypervisor.<type>] keys (spec/config-keys.md section 4) and their annotations (5.1-5.6)."""
 from __future__ import annotations
 
+from katacfg.options import SAME, opt, section
 from katacfg.options import Annotation as A
-from katacfg.options import opt, section
+from katacfg.profiles.kata1x.normalise import (
+    at_most,
+    clamp_max_vcpus,
+    clamp_vcpus,
+    comma_list,
+    kernel_params,
+    or_default,
+)
 from katacfg.records import Record
 
 # Built-in defaults of pkg/katautils/config-settings.go.in (stock amd64 build).
@@ -22,15 +30,19 @@ DEFAULT_BRIDGES = 1
 MAX_PCI_BRIDGES = 5
 DEFAULT_MSIZE_9P = 8192
 DEFAULT_BLOCK_DRIVER = "virtio-scsi"
-MAX_VCPUS = 240  # virtcontainers/qemu_amd64.go, used for every hypervisor type
 BLOCK_DRIVERS = ("virtio-scsi", "virtio-blk", "virtio-mmio", "nvdimm", "virtio-blk-ccw")
 SHARED_FILESYSTEMS = ("virtio-9p", "virtio-fs")
+
+# Which hypervisors read a key (Option.hypervisors; None: all of them).
+QEMU, FIRECRACKER, ACRN = ("qemu",), ("firecracker",), ("acrn",)
+QEMU_CLH, QEMU_ACRN = ("qemu", "clh"), ("qemu", "acrn")
+NOT_ACRN, NOT_CLH = ("qemu", "firecracker", "clh"), ("qemu", "firecracker", "acrn")
 
 _BOOL = "Error parsing annotation for {name}: Please specify boolean value 'true|false'"
 
 
-def _bool(suffix: str, order: int, name: str | None = None) -> A:
-    return A(suffix, "bool", _BOOL.replace("{name}", name or suffix), order)
+def _bool(order: int, name: str = "{suffix}") -> A:
+    return A("bool", _BOOL.replace("{name}", name), order)
 
 
 @section("hypervisor")
@@ -39,192 +51,219 @@ class HypervisorConfig(Record):
 
     path: str = opt(
         "string", DEFAULT_HYPERVISOR_PATH, "hypervisor binary; resolved, must exist",
-        annotation=A("path", "restricted", "hypervisor {v} required from annotation is not valid",
-                     50, allowlist="valid_hypervisor_paths", asset="hypervisor"))
+        annotation=A("restricted", "hypervisor {v} required from annotation is not valid",
+                     50, allowlist="valid_hypervisor_paths", asset="hypervisor"),
+        normalise=or_default, builtin=SAME, env="Path")
     valid_hypervisor_paths: tuple[str, ...] = opt(
         "[]string", (), "glob patterns a pod's `path` annotation must match")
     jailer_path: str = opt(
-        "string", "", "firecracker jailer binary; resolved when set", readers="F",
-        annotation=A("jailer_path", "restricted", "jailer {v} required from annotation is not valid",
-                     51, allowlist="valid_jailer_paths", asset="jailer"))
+        "string", "", "firecracker jailer binary; resolved when set", hypervisors=FIRECRACKER,
+        annotation=A("restricted", "jailer {v} required from annotation is not valid",
+                     51, allowlist="valid_jailer_paths", asset="jailer"),
+        builtin=DEFAULT_JAILER_PATH)
     valid_jailer_paths: tuple[str, ...] = opt(
-        "[]string", (), "glob patterns a pod's `jailer_path` annotation must match", readers="F")
+        "[]string", (), "glob patterns a pod's `jailer_path` annotation must match", hypervisors=FIRECRACKER)
     ctlpath: str = opt(
-        "string", DEFAULT_HYPERVISOR_CTL_PATH, "acrnctl binary; resolved, must exist", readers="A",
-        annotation=A("ctlpath", "restricted",
+        "string", DEFAULT_HYPERVISOR_CTL_PATH, "acrnctl binary; resolved, must exist", hypervisors=ACRN,
+        annotation=A("restricted",
                      "hypervisor control {v} required from annotation is not valid",
-                     52, allowlist="valid_ctlpaths", asset="hypervisorctl"))
+                     52, allowlist="valid_ctlpaths", asset="hypervisorctl"),
+        normalise=or_default)
     valid_ctlpaths: tuple[str, ...] = opt(
-        "[]string", (), "glob patterns a pod's `ctlpath` annotation must match", readers="A")
+        "[]string", (), "glob patterns a pod's `ctlpath` annotation must match", hypervisors=ACRN)
     kernel: str = opt(
         "string", DEFAULT_KERNEL_PATH, "guest kernel; resolved, must exist",
-        annotation=A("kernel", "asset", asset="kernel"))
+        annotation=A("asset", asset="kernel"),
+        normalise=or_default, builtin=SAME)
     initrd: str = opt(
-        "string", "", "guest initrd; exactly one of image and initrd", readers="QFC",
-        annotation=A("initrd", "asset", asset="initrd"))
+        "string", "", "guest initrd; exactly one of image and initrd", hypervisors=NOT_ACRN,
+        annotation=A("asset", asset="initrd"),
+        builtin=DEFAULT_INITRD_PATH)
     image: str = opt(
         "string", "", "guest root file system image; exactly one of image and initrd",
-        annotation=A("image", "asset", asset="image"))
+        annotation=A("asset", asset="image"),
+        builtin=DEFAULT_IMAGE_PATH)
     firmware: str = opt(
         "string", "", "guest firmware; empty means the hypervisor's own",
-        annotation=A("firmware", "asset", asset="firmware"))
+        annotation=A("asset", asset="firmware"))
     machine_accelerators: str = opt(
-        "string", "", "comma-separated machine accelerators", readers="QC",
-        annotation=A("machine_accelerators", "nonempty", order=61))
+        "string", "", "comma-separated machine accelerators", hypervisors=QEMU_CLH,
+        annotation=A("nonempty", order=61),
+        normalise=comma_list)
     cpu_features: str = opt(
-        "string", "", "comma-separated CPU features", readers="Q",
-        annotation=A("cpu_features", "nonempty", order=62))
+        "string", "", "comma-separated CPU features", hypervisors=QEMU,
+        annotation=A("nonempty", order=62),
+        normalise=comma_list)
     kernel_params: tuple[tuple[str, str], ...] = opt(
         "string", "", "space-separated guest kernel parameters, appended after the runtime's own",
         zero=(),
-        annotation=A("kernel_params", "params",
-                     "Error adding kernel parameters in annotation kernel_params : {err}", 53))
+        annotation=A("params",
+                     "Error adding kernel parameters in annotation kernel_params : {err}", 53),
+        normalise=kernel_params)
     machine_type: str = opt(
         "string", DEFAULT_MACHINE_TYPE, "machine type; microvm forces disable_image_nvdimm",
-        readers="QC", annotation=A("machine_type", "nonempty", order=60))
+        hypervisors=QEMU_CLH, annotation=A("nonempty", order=60),
+        normalise=or_default, builtin=SAME, env="MachineType")
     block_device_driver: str = opt(
         "string", DEFAULT_BLOCK_DRIVER, "driver for block devices: " + ", ".join(BLOCK_DRIVERS),
-        annotation=A("block_device_driver", "enum",
+        annotation=A("enum",
                      "Invalid hypervisor block storage driver {v} specified in annotation "
                      "(supported drivers: [" + " ".join(BLOCK_DRIVERS) + "])", 30,
-                     choices=BLOCK_DRIVERS))
+                     choices=BLOCK_DRIVERS),
+        normalise=or_default, builtin=SAME, env="BlockDeviceDriver")
     entropy_source: str = opt(
         "string", DEFAULT_ENTROPY_SOURCE, "host source of entropy for the guest; not checked",
-        annotation=A("entropy_source", "nonempty", order=70))
+        annotation=A("nonempty", order=70),
+        normalise=or_default, env="EntropySource")
     shared_fs: str = opt(
         "string", "virtio-9p", "shared file system: virtio-9p or virtio-fs (clh: always virtio-fs)",
-        readers="QC",
-        annotation=A("shared_fs", "enum",
+        hypervisors=QEMU_CLH,
+        annotation=A("enum",
                      "Invalid hypervisor shared file system {v} specified for annotation "
                      "shared_fs, (supported file systems: [virtio-9p virtio-fs])", 40,
-                     choices=SHARED_FILESYSTEMS))
+                     choices=SHARED_FILESYSTEMS),
+        normalise=or_default, env="SharedFS")
     virtio_fs_daemon: str = opt(
-        "string", "", "virtiofsd binary; not checked on disk", readers="QC",
-        annotation=A("virtio_fs_daemon", "restricted",
+        "string", "", "virtiofsd binary; not checked on disk", hypervisors=QEMU_CLH,
+        annotation=A("restricted",
                      "virtiofs daemon {v} required from annotation is not valid", 41,
-                     allowlist="valid_virtio_fs_daemon_paths", check="virtio_fs"))
+                     allowlist="valid_virtio_fs_daemon_paths", check="virtio_fs"),
+        env="VirtioFSDaemon")
     valid_virtio_fs_daemon_paths: tuple[str, ...] = opt(
         "[]string", (), "glob patterns a pod's `virtio_fs_daemon` annotation must match",
-        readers="QC")
+        hypervisors=QEMU_CLH)
     virtio_fs_cache: str = opt(
         "string", DEFAULT_VIRTIO_FS_CACHE, "virtio-fs cache mode (none, auto, always); not validated",
-        readers="QC", annotation=A("virtio_fs_cache", "string", order=43))
+        hypervisors=QEMU_CLH, annotation=A("string", order=43),
+        normalise=or_default, builtin=SAME)
     virtio_fs_extra_args: tuple[str, ...] = opt(
-        "[]string", (), "extra arguments for virtiofsd", readers="QC",
-        annotation=A("virtio_fs_extra_args", "ignored"))
+        "[]string", (), "extra arguments for virtiofsd", hypervisors=QEMU_CLH,
+        annotation=A("ignored"))
     pflashes: tuple[str, ...] = opt(
-        "[]string", (), "flash images; each must exist, stored as written", readers="Q")
+        "[]string", (), "flash images; each must exist, stored as written", hypervisors=QEMU)
     virtio_fs_cache_size: int = opt(
-        "uint32", 0, "virtio-fs DAX cache size in MiB", readers="QC",
-        annotation=A("virtio_fs_cache_size", "uint32",
+        "uint32", 0, "virtio-fs DAX cache size in MiB", hypervisors=QEMU_CLH,
+        annotation=A("uint32",
                      "Error parsing annotation for virtio_fs_cache_size: {err}, please specify "
                      "positive numeric value", 44))
     block_device_cache_set: bool = opt(
-        "bool", False, "set cache options on block devices", readers="QC",
-        annotation=_bool("block_device_cache_set", 33))
+        "bool", False, "set cache options on block devices", hypervisors=QEMU_CLH,
+        annotation=_bool(33))
     block_device_cache_direct: bool = opt(
-        "bool", False, "use O_DIRECT for block devices", readers="QC",
-        annotation=_bool("block_device_cache_direct", 34))
+        "bool", False, "use O_DIRECT for block devices", hypervisors=QEMU_CLH,
+        annotation=_bool(34))
     block_device_cache_noflush: bool = opt(
-        "bool", False, "ignore flush requests of block devices", readers="QC",
-        annotation=_bool("block_device_cache_noflush", 35))
+        "bool", False, "ignore flush requests of block devices", hypervisors=QEMU_CLH,
+        annotation=_bool(35))
     enable_vhost_user_store: bool = opt(
-        "bool", False, "enable vhost-user storage devices", readers="Q",
-        annotation=A("enable_vhost_user_store", "ignored"))
+        "bool", False, "enable vhost-user storage devices", hypervisors=QEMU,
+        annotation=A("ignored"))
     vhost_user_store_path: str = opt(
         "string", DEFAULT_VHOST_USER_STORE_PATH, "folder of vhost-user devices; not checked",
-        readers="Q",
-        annotation=A("vhost_user_store_path", "restricted",
+        hypervisors=QEMU,
+        annotation=A("restricted",
                      "vhost store path {v} required from annotation is not valid", 64,
-                     allowlist="valid_vhost_user_store_paths"))
+                     allowlist="valid_vhost_user_store_paths"),
+        normalise=or_default, builtin=SAME)
     valid_vhost_user_store_paths: tuple[str, ...] = opt(
         "[]string", (), "glob patterns a pod's `vhost_user_store_path` annotation must match",
-        readers="Q")
+        hypervisors=QEMU)
     default_vcpus: int = opt(
         "int32", 1, "vCPUs at boot: <0 or > host CPUs means all host CPUs, 0 means 1",
-        annotation=A("default_vcpus", "uint32",
+        annotation=A("uint32",
                      "Error encountered parsing annotation default_vcpus: {err}, please specify "
-                     "numeric value", 10, check="vcpus"))
+                     "numeric value", 10, check="vcpus"),
+        normalise=clamp_vcpus, builtin=SAME)
     default_maxvcpus: int = opt(
         "uint32", 0, "maximum vCPUs: 0 or >= host CPUs means host CPUs, at most 240",
-        annotation=A("default_max_vcpus", "uint32",
+        annotation=A("uint32",
                      "Error encountered parsing annotation for default_maxvcpus: {err}, please "
-                     "specify positive numeric value", 11, check="maxvcpus"))
+                     "specify positive numeric value", 11, suffix="default_max_vcpus",
+                     check="maxvcpus"),
+        normalise=clamp_max_vcpus)
     default_memory: int = opt(
         "uint32", DEFAULT_MEMORY_MIB, "guest memory in MiB; 0 means 2048",
-        annotation=A("default_memory", "uint32",
-                     "Error encountered parsing annotation for default_memory: {err}", 20))
+        annotation=A("uint32",
+                     "Error encountered parsing annotation for default_memory: {err}", 20),
+        normalise=or_default, builtin=SAME)
     memory_slots: int = opt(
         "uint32", DEFAULT_MEM_SLOTS, "memory hotplug slots; 0 means 10",
-        annotation=A("memory_slots", "uint32",
+        annotation=A("uint32",
                      "Error parsing annotation for memory_slots: {err}, please specify positive "
-                     "numeric value", 21, zero_keeps=True))
+                     "numeric value", 21, zero_keeps=True),
+        normalise=or_default, env="MemorySlots")
     memory_offset: int = opt(
-        "uint32", 0, "MiB added to the maximum memory for NVDIMM devices", readers="QC",
-        annotation=A("memory_offset", "uint32",
+        "uint32", 0, "MiB added to the maximum memory for NVDIMM devices", hypervisors=QEMU_CLH,
+        annotation=A("uint32",
                      "Error parsing annotation for memory_offset: {err}, please specify positive "
                      "numeric value", 22, zero_keeps=True))
     default_bridges: int = opt(
-        "uint32", DEFAULT_BRIDGES, "PCI bridges: 0 means 1, at most 5")
+        "uint32", DEFAULT_BRIDGES, "PCI bridges: 0 means 1, at most 5",
+        normalise=at_most(MAX_PCI_BRIDGES, "PCI bridges"), builtin=SAME)
     msize_9p: int = opt(
-        "uint32", DEFAULT_MSIZE_9P, "9p msize in bytes; 0 means 8192", readers="QC",
-        annotation=A("msize_9p", "uint32",
+        "uint32", DEFAULT_MSIZE_9P, "9p msize in bytes; 0 means 8192", hypervisors=QEMU_CLH,
+        annotation=A("uint32",
                      "Error parsing annotation for msize_9p, please specify positive numeric value",
-                     45, nonzero=True))
+                     45, nonzero=True),
+        normalise=or_default, builtin=SAME, env="Msize9p")
     pcie_root_port: int = opt(
-        "uint32", 0, "PCIe root ports for hotplugging PCIe devices", readers="QC",
-        annotation=A("pcie_root_port", "uint32",
+        "uint32", 0, "PCIe root ports for hotplugging PCIe devices", hypervisors=QEMU_CLH,
+        annotation=A("uint32",
                      "Error parsing annotation for pcie_root_port: {err}, Please specify an "
-                     "integer greater than or equal to 0", 69))
+                     "integer greater than or equal to 0", 69),
+        env="PCIeRootPort")
     disable_block_device_use: bool = opt(
         "bool", False, "never pass a block device as a container's root file system",
-        readers="QFC", annotation=_bool("disable_block_device_use", 31))
+        hypervisors=NOT_ACRN, annotation=_bool(31))
     enable_mem_prealloc: bool = opt(
-        "bool", False, "pre-allocate guest memory", readers="QC",
-        annotation=_bool("enable_mem_prealloc", 24))
+        "bool", False, "pre-allocate guest memory", hypervisors=QEMU_CLH,
+        annotation=_bool(24))
     enable_hugepages: bool = opt(
         "bool", False, "back guest memory with huge pages",
-        annotation=_bool("enable_hugepages", 27))
+        annotation=_bool(27))
     enable_virtio_mem: bool = opt(
-        "bool", False, "enable virtio-mem", readers="QC",
-        annotation=_bool("enable_virtio_mem", 23))
+        "bool", False, "enable virtio-mem", hypervisors=QEMU_CLH,
+        annotation=_bool(23))
     enable_iommu: bool = opt(
-        "bool", False, "enable a vIOMMU (q35)", readers="Q",
-        annotation=_bool("enable_iommu", 28, "iommu"))
+        "bool", False, "enable a vIOMMU (q35)", hypervisors=QEMU,
+        annotation=_bool(28, "iommu"))
     enable_iommu_platform: bool = opt(
-        "bool", False, "enable IOMMU on CCW devices (s390x)", readers="Q",
-        annotation=_bool("enable_iommu_platform", 29))
+        "bool", False, "enable IOMMU on CCW devices (s390x)", hypervisors=QEMU,
+        annotation=_bool(29))
     file_mem_backend: str = opt(
-        "string", "", "file-based guest memory backend folder; not checked", readers="QC",
-        annotation=A("file_mem_backend", "restricted",
+        "string", "", "file-based guest memory backend folder; not checked", hypervisors=QEMU_CLH,
+        annotation=A("restricted",
                      "file_mem_backend value {v} required from annotation is not valid", 26,
                      allowlist="valid_file_mem_backends"))
     valid_file_mem_backends: tuple[str, ...] = opt(
         "[]string", (), "glob patterns a pod's `file_mem_backend` annotation must match",
-        readers="QC")
+        hypervisors=QEMU_CLH)
     enable_swap: bool = opt(
         "bool", False, "allow guest memory to be swapped (false locks it)",
-        annotation=_bool("enable_swap", 25))
-    enable_debug: bool = opt("bool", False, "hypervisor debug output")
+        annotation=_bool(25))
+    enable_debug: bool = opt("bool", False, "hypervisor debug output",
+        env="Debug")
     disable_nesting_checks: bool = opt(
         "bool", False, "behave as on bare metal even when running nested")
     enable_iothreads: bool = opt(
-        "bool", False, "handle block I/O in a separate thread", readers="QFC",
-        annotation=_bool("enable_iothreads", 32))
+        "bool", False, "handle block I/O in a separate thread", hypervisors=NOT_ACRN,
+        annotation=_bool(32))
     use_vsock: bool = opt(
         "bool", False, "talk to the agent over vsock (qemu: only if the host has /dev/vhost-vsock)",
-        readers="Q", annotation=_bool("use_vsock", 66))
+        hypervisors=QEMU, annotation=_bool(66),
+        env="UseVSock")
     disable_image_nvdimm: bool = opt(
-        "bool", False, "do not use an NVDIMM device for the guest image", readers="Q",
-        annotation=_bool("disable_image_nvdimm", 67, "use_nvdimm"))
+        "bool", False, "do not use an NVDIMM device for the guest image", hypervisors=QEMU,
+        annotation=_bool(67, "use_nvdimm"))
     hotplug_vfio_on_root_bus: bool = opt(
-        "bool", False, "hotplug VFIO devices on the root bus", readers="QC",
-        annotation=_bool("hotplug_vfio_on_root_bus", 68))
+        "bool", False, "hotplug VFIO devices on the root bus", hypervisors=QEMU_CLH,
+        annotation=_bool(68),
+        env="HotplugVFIOOnRootBus")
     disable_vhost_net: bool = opt(
-        "bool", False, "do not use vhost-net (firecracker, clh: always disabled)", readers="QA",
-        annotation=_bool("disable_vhost_net", 63))
+        "bool", False, "do not use vhost-net (firecracker, clh: always disabled)", hypervisors=QEMU_ACRN,
+        annotation=_bool(63))
     guest_hook_path: str = opt(
-        "string", "", "guest folder of OCI hooks", readers="QFA",
-        annotation=A("guest_hook_path", "nonempty", order=65))
+        "string", "", "guest folder of OCI hooks", hypervisors=NOT_CLH,
+        annotation=A("nonempty", order=65))
     enable_annotations: tuple[str, ...] = opt(
         "[]string", (), "regular expressions of the hypervisor annotations a pod may use")

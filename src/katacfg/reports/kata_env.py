@@ -51,15 +51,6 @@ NO_TRACE_PARAMS_172: tuple[tuple[str, str], ...] = tuple(("systemd.mask", unit) 
     "systemd-tmpfiles-cleanup.service", "systemd-tmpfiles-cleanup.timer", "tmp.mount",
     "systemd-random-seed.service", "systemd-coredump@.service",
 ))
-# the HEAD defaults the loader puts first (spec/config-keys.md 5)
-SYSTEMD_PARAMS: tuple[tuple[str, str], ...] = (
-    ("systemd.unit", "kata-containers.target"),
-    ("systemd.mask", "systemd-networkd.service"),
-    ("systemd.mask", "systemd-networkd.socket"),
-)
-SCSI_SCAN_PARAM = ("scsi_mod.scan", "none")
-
-
 class EnvProblem(Record):
     """Something the report could not show as kata-runtime would, or a refusal."""
 
@@ -124,13 +115,11 @@ def kernel_params_172(config: Any) -> tuple[tuple[str, str], ...]:
     agent params, user params. 1.7.2 had a longer systemd list (and the journald/udev/...
     masks unless runtime tracing) and no scsi_mod.scan.
     """
+    from katacfg.profiles.kata1x.hypervisors import runtime_kernel_params
+
     hyp = config.hypervisor
     params = tuple(hyp.kernel_params)
-    head: list[tuple[str, str]] = []
-    if hyp.image:
-        head.extend(SYSTEMD_PARAMS)
-    if hyp.block_device_driver == "virtio-scsi":
-        head.append(SCSI_SCAN_PARAM)
+    head = runtime_kernel_params(hyp)
     rest = params[len(head):] if params[:len(head)] == tuple(head) else params
     old: list[tuple[str, str]] = []
     if hyp.image:
@@ -205,24 +194,84 @@ def build_report(config: Any, host: Any, probes: Probes | None = None, *,
     fmt = format_version
     if probes is None:
         probes = Probes()
-    paths = component_paths(config)
-    for path in paths.values():
+    for path in component_paths(config).values():
         probes.start(path)
     b = _Builder(config, host, probes, fmt)
 
     # the load's refusals come first: kata-runtime stops there
     for err in getattr(config, "problems", ()):
-        host_side = is_host_problem(err)
-        b.problem(err.text, "host" if host_side else "config", True,
+        b.problem(err.text, "host" if is_host_problem(err) else "config", True,
                   getattr(err, "hint", None))
-
-    # setCPUtype, then the host section (kernel, distro, CPU, capability)
     if check is None:
         from katacfg.reports.kata_check import check_host
 
         check = check_host(host, config.hypervisor_type, extras=False)
+    host_info = _host_section(b, check)
+    layout = _layout(config, fmt)
+    version_text = runtime_version if runtime_version is not None else RUNTIME_VERSION[fmt]
+    runtime = _fill(layout["Runtime"], config.runtime, {
+        "Version": _runtime_version(fmt, version_text, runtime_commit),
+        "Config": {"Path": config.path}, "Experimental": _experimental(config),
+        "Path": runtime_path})
+    # proxy, netmon, shim, agent, hypervisor: the reference's order
+    proxy = _proxy_section(b, layout["Proxy"])
+    netmon = _fill(layout["Netmon"], config.netmon,
+                   {"Version": b.version("netmon", config.netmon.path)})
+    shim = _shim_section(b, layout["Shim"])
+    agent = _fill(layout["Agent"], config.agent,
+                  {"Type": getattr(config.agent, "type", "kata") or "kata"})
+    hyp = config.hypervisor
+    hypervisor = _fill(layout["Hypervisor"], hyp, {
+        "Version": b.probe("hypervisor", hyp.path).hypervisor_version()})
+    params = hyp.kernel_params if fmt == FORMAT_VERSION else kernel_params_172(config)
+    data = {
+        "Meta": {"Version": fmt},
+        "Runtime": runtime,
+        "Hypervisor": hypervisor,
+        "Image": {"Path": hyp.image},
+        "Kernel": {"Path": hyp.kernel, "Parameters": _serialize(params)},
+        "Initrd": {"Path": hyp.initrd},
+        "Proxy": proxy,
+        "Shim": shim,
+        "Agent": agent,
+        "Host": host_info,
+        "Netmon": netmon,
+    }
+    return EnvReport(fmt, data, tuple(b.problems), check.error)
+
+
+def _layout(config: Any, fmt: str) -> dict[str, tuple[str, ...]]:
+    profile = getattr(config, "kata", None)
+    if profile is None:
+        from katacfg.profiles import get_profile
+
+        profile = get_profile()
+    layouts: dict[str, dict[str, tuple[str, ...]]] = profile.report_layouts
+    return layouts[fmt]
+
+
+def _fill(names: tuple[str, ...], section: Any, computed: dict[str, Any]) -> dict[str, Any]:
+    """A report section in layout order: computed values, else the option named so (its
+    `env` name in the registry)."""
+    by_env = {o.env: o.key for o in type(section).OPTIONS if o.env}
+    return {name: computed[name] if name in computed else getattr(section, by_env[name])
+            for name in names}
+
+
+def _runtime_version(fmt: str, version_text: str, commit: str) -> dict[str, Any]:
+    if fmt == FORMAT_VERSION:
+        rv = construct_version_info(version_text)
+        return {"Version": {"Semver": rv.semver, "Major": rv.major, "Minor": rv.minor,
+                            "Patch": rv.patch, "Commit": commit},
+                "OCI": OCI_VERSION}
+    return {"Semver": version_text, "Commit": commit, "OCI": OCI_VERSION}
+
+
+def _host_section(b: _Builder, check: Any) -> dict[str, Any]:
+    """setCPUtype, then the host section (kernel, distro, CPU, capability)."""
     from katacfg.reports.kata_check import UNKNOWN_CPU
 
+    host, fmt = b.host, b.fmt
     if host.arch == "amd64" and check.error is not None and (
             check.error == UNKNOWN_CPU or check.error.startswith("setCPUtype:")):
         b.problem(check.error, "host", True,
@@ -242,7 +291,7 @@ def build_report(config: Any, host: Any, probes: Probes | None = None, *,
         capable = False  # 1.7.2 always said false there
     name, dversion = distro.value if distro.ok and distro.value else (UNKNOWN, UNKNOWN)
     vendor, model = cpu.value if cpu.ok and cpu.value else (UNKNOWN, UNKNOWN)
-    host_info = {
+    return {
         "Kernel": kernel.value if kernel.ok else UNKNOWN,
         "Architecture": host.arch,
         "Distro": {"Name": name, "Version": dversion},
@@ -251,85 +300,22 @@ def build_report(config: Any, host: Any, probes: Probes | None = None, *,
         "SupportVSocks": host.vhost_vsock,
     }
 
-    rt = config.runtime
-    hyp = config.hypervisor
-    version_text = runtime_version if runtime_version is not None else RUNTIME_VERSION[fmt]
-    if fmt == FORMAT_VERSION:
-        rv = construct_version_info(version_text)
-        runtime_version_data: dict[str, Any] = {
-            "Version": {"Semver": rv.semver, "Major": rv.major, "Minor": rv.minor,
-                        "Patch": rv.patch, "Commit": runtime_commit},
-            "OCI": OCI_VERSION,
-        }
-    else:
-        runtime_version_data = {"Semver": version_text, "Commit": runtime_commit,
-                                "OCI": OCI_VERSION}
-    runtime: dict[str, Any] = {
-        "Version": runtime_version_data,
-        "Config": {"Path": config.path},
-        "Debug": rt.enable_debug,
-        "Trace": rt.enable_tracing,
-        "DisableGuestSeccomp": rt.disable_guest_seccomp,
-        "DisableNewNetNs": rt.disable_new_netns,
-    }
-    if fmt == FORMAT_VERSION:
-        runtime["SandboxCgroupOnly"] = rt.sandbox_cgroup_only
-    runtime["Experimental"] = _experimental(config)
-    runtime["Path"] = runtime_path
 
-    # proxy, netmon, shim, agent, hypervisor: the reference's order
-    if config.proxy.type == NO_PROXY:
-        proxy = {"Type": NO_PROXY, "Version": "" if fmt == FORMAT_172 else EMPTY_VERSION.as_go(),
-                 "Path": "", "Debug": False}
-    else:
-        proxy = {"Type": config.proxy.type, "Version": b.version("proxy", config.proxy.path),
-                 "Path": config.proxy.path, "Debug": config.proxy.enable_debug}
-    netmon = {"Version": b.version("netmon", config.netmon.path), "Path": config.netmon.path,
-              "Debug": config.netmon.enable_debug, "Enable": config.netmon.enable_netmon}
-    if getattr(config.shim, "configured", True):
-        shim_version = b.version("shim", config.shim.path)
+def _proxy_section(b: _Builder, names: tuple[str, ...]) -> dict[str, Any]:
+    proxy = b.config.proxy
+    if proxy.type == NO_PROXY:
+        return {"Type": NO_PROXY,
+                "Version": "" if b.fmt == FORMAT_172 else EMPTY_VERSION.as_go(),
+                "Path": "", "Debug": False}
+    return _fill(names, proxy, {"Version": b.version("proxy", proxy.path)})
+
+
+def _shim_section(b: _Builder, names: tuple[str, ...]) -> dict[str, Any]:
+    shim = b.config.shim
+    if getattr(shim, "configured", True):
+        version = b.version("shim", shim.path)
     else:
         b.problem("cannot determine shim config", "config", True,
                   "kata-runtime needs a [shim.kata] table")
-        shim_version = UNKNOWN if fmt == FORMAT_172 else UNKNOWN_VERSION.as_go()
-    shim = {"Type": config.shim.type, "Version": shim_version, "Path": config.shim.path,
-            "Debug": config.shim.enable_debug}
-    agent = config.agent
-    agent_info = {"Type": getattr(agent, "type", "kata") or "kata", "Debug": agent.enable_debug,
-                  "Trace": agent.enable_tracing, "TraceMode": agent.trace_mode,
-                  "TraceType": agent.trace_type}
-    hv_version = b.probe("hypervisor", hyp.path).hypervisor_version()
-    if fmt == FORMAT_VERSION:
-        hypervisor = {
-            "MachineType": hyp.machine_type, "Version": hv_version, "Path": hyp.path,
-            "BlockDeviceDriver": hyp.block_device_driver, "EntropySource": hyp.entropy_source,
-            "SharedFS": hyp.shared_fs, "VirtioFSDaemon": hyp.virtio_fs_daemon,
-            "Msize9p": hyp.msize_9p, "MemorySlots": hyp.memory_slots,
-            "PCIeRootPort": hyp.pcie_root_port,
-            "HotplugVFIOOnRootBus": hyp.hotplug_vfio_on_root_bus,
-            "Debug": hyp.enable_debug, "UseVSock": hyp.use_vsock,
-        }
-        params = hyp.kernel_params
-    else:
-        hypervisor = {
-            "MachineType": hyp.machine_type, "Version": hv_version, "Path": hyp.path,
-            "BlockDeviceDriver": hyp.block_device_driver, "EntropySource": hyp.entropy_source,
-            "Msize9p": hyp.msize_9p, "MemorySlots": hyp.memory_slots,
-            "Debug": hyp.enable_debug, "UseVSock": hyp.use_vsock, "SharedFS": hyp.shared_fs,
-        }
-        params = kernel_params_172(config)
-
-    data = {
-        "Meta": {"Version": fmt},
-        "Runtime": runtime,
-        "Hypervisor": hypervisor,
-        "Image": {"Path": hyp.image},
-        "Kernel": {"Path": hyp.kernel, "Parameters": _serialize(params)},
-        "Initrd": {"Path": hyp.initrd},
-        "Proxy": proxy,
-        "Shim": shim,
-        "Agent": agent_info,
-        "Host": host_info,
-        "Netmon": netmon,
-    }
-    return EnvReport(fmt, data, tuple(b.problems), check.error)
+        version = UNKNOWN if b.fmt == FORMAT_172 else UNKNOWN_VERSION.as_go()
+    return _fill(names, shim, {"Version": version})

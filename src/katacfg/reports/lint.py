@@ -7,33 +7,29 @@ the loader notices, KL2xx lint's own rules.
 """
 from __future__ import annotations
 
-import os
 import stat
-from dataclasses import dataclass, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from katacfg.loader import HostFacts
+    from katacfg.profiles import KataProfile
 
-from katacfg.decode import RawConfig, decode
+from katacfg.decode import RawConfig
 from katacfg.errors import Diagnostic, KataError
-from katacfg.loader import Loader, read_config
+from katacfg.loader import read_config
 from katacfg.model import Config
-from katacfg.options import hypervisor as hv
-from katacfg.registry import ANNOTATIONS_BY_NAME, OPTIONS
+from katacfg.records import Record
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
-_RESTRICTED = [a for a in ANNOTATIONS_BY_NAME.values() if a.kind == "restricted"]
-_HV_ANNOTATIONS = sorted(a.suffix for a in ANNOTATIONS_BY_NAME.values() if a.family == "hypervisor")
-_ASSET_SUFFIXES = ("kernel", "image", "initrd", "firmware")
+# guest assets a pod may name with no allow-list (the restricted ones have theirs)
+_GUEST_ASSETS = ("kernel", "image", "initrd", "firmware")
 
 
-@dataclass
-class LintResult:
+class LintResult(Record):
     path: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: tuple[Diagnostic, ...] = ()
 
     @property
     def errors(self) -> int:
@@ -44,16 +40,19 @@ class LintResult:
         return sum(d.severity == "warning" for d in self.diagnostics)
 
 
-def lint_file(path: str, host: HostFacts, mode: str = "cli") -> LintResult:
+def lint_file(path: str, host: HostFacts, mode: str = "cli",
+              profile: KataProfile | None = None) -> LintResult:
     """Every diagnostic for one file, sorted by line."""
-    result = LintResult(path)
+    if profile is None:
+        from katacfg.profiles import get_profile
+
+        profile = get_profile()
     try:
         text = read_config(path)
-        raw = decode(text, path)
+        raw = profile.decode(text, path, profile)
     except KataError as exc:
-        result.diagnostics.append(exc.as_diagnostic())
-        return result
-    cfg = Loader(raw, host, mode).run()
+        return LintResult(path, (exc.as_diagnostic(),))
+    cfg = profile.build(raw, host, mode, profile)
     out = [p.as_diagnostic() for p in cfg.problems]
     out += [d for d in cfg.diagnostics]
     for rule in RULES:
@@ -66,8 +65,7 @@ def lint_file(path: str, host: HostFacts, mode: str = "cli") -> LintResult:
             seen.add(ident)
             unique.append(d)
     unique.sort(key=lambda d: (d.line or 0, d.column or 0, SEVERITY_ORDER[d.severity]))
-    result.diagnostics = unique
-    return result
+    return LintResult(path, tuple(unique))
 
 
 class _Where:
@@ -95,41 +93,23 @@ class _Where:
 # -- rules ----------------------------------------------------------------------------------
 
 def rule_clamps(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagnostic]:
-    """Values the runtime silently changes: clamps to the host and zero-means-default."""
+    """Values the runtime silently changes, with the normaliser's own reason."""
     w = _Where(cfg, raw)
-    if w.hv_table not in hv_types():
-        return []
-    v, h, n, out = w.hv_values, cfg.hypervisor, host.cpus, []
-    if "default_vcpus" in v and v["default_vcpus"] != h.default_vcpus:
-        given = v["default_vcpus"]
-        why = "negative means all host CPUs" if given < 0 else (
-            "0 means 1" if given == 0 else f"more than the host's {n} CPUs")
-        out.append(w.hv("warning", "KL201", f"default_vcpus = {given} is loaded as "
-                        f"{h.default_vcpus} ({why})", "default_vcpus",
-                        f"set default_vcpus between 1 and {n} on this host"))
-    if "default_maxvcpus" in v and v["default_maxvcpus"] not in (0, h.default_maxvcpus):
-        out.append(w.hv("warning", "KL201", f"default_maxvcpus = {v['default_maxvcpus']} is "
-                        f"loaded as {h.default_maxvcpus} (at most the host's {n} CPUs and "
-                        f"{hv.MAX_VCPUS})", "default_maxvcpus"))
-    if v.get("default_bridges", 1) > hv.MAX_PCI_BRIDGES:
-        out.append(w.hv("warning", "KL201", f"default_bridges = {v['default_bridges']} is "
-                        f"loaded as {hv.MAX_PCI_BRIDGES} (at most 5 PCI bridges)",
-                        "default_bridges"))
-    for key, default in (("default_memory", hv.DEFAULT_MEMORY_MIB), ("default_bridges", 1),
-                         ("memory_slots", hv.DEFAULT_MEM_SLOTS), ("msize_9p", hv.DEFAULT_MSIZE_9P)):
-        if v.get(key) == 0 and getattr(h, key) == default:
-            out.append(w.hv("note", "KL202", f"{key} = 0 means the default {default}", key))
-    if h.default_vcpus > h.default_maxvcpus > 0:
+    out = []
+    for a in cfg.adjusted:
+        key = a.where[-1]
+        if a.why.kind == "default":
+            out.append(w.at("note", "KL202", f"{key} = {a.given} means the default {a.loaded}",
+                            a.where))
+        else:
+            out.append(w.at("warning", "KL201", f"{key} = {a.given} is loaded as {a.loaded} "
+                            f"({a.why.reason})", a.where, a.why.hint))
+    h = cfg.hypervisor
+    if w.hv_table in cfg.kata.hypervisors and h.default_vcpus > h.default_maxvcpus > 0:
         out.append(w.hv("warning", "KL203", f"default_vcpus ({h.default_vcpus}) is above "
                         f"default_maxvcpus ({h.default_maxvcpus}); Kata does not check this",
                         "default_vcpus", "keep default_vcpus <= default_maxvcpus"))
     return out
-
-
-def hv_types() -> tuple[str, ...]:
-    from katacfg.options import HYPERVISOR_TYPES
-
-    return HYPERVISOR_TYPES
 
 
 def rule_unchecked_paths(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagnostic]:
@@ -138,7 +118,7 @@ def rule_unchecked_paths(cfg: Config, raw: RawConfig, host: HostFacts) -> list[D
     h, out = cfg.hypervisor, []
     uses_virtio_fs = h.shared_fs == "virtio-fs"
     checks: list[tuple[str, tuple[str, ...], str, bool]] = []
-    if w.hv_table in hv_types():
+    if w.hv_table in cfg.kata.hypervisors:
         t = ("hypervisor", w.hv_table)
         checks += [(h.path, t + ("path",), "hypervisor", True),
                    (h.jailer_path, t + ("jailer_path",), "jailer", True),
@@ -163,14 +143,14 @@ def rule_unchecked_paths(cfg: Config, raw: RawConfig, host: HostFacts) -> list[D
         if not path:
             continue
         try:
-            st = os.stat(path)
+            st = host.stat(path)
         except OSError:
             if any(p.key == ".".join(where) for p in cfg.problems):
                 continue  # already refused by the reference
             out.append(w.at("warning", "KL210", f"{what} {path} does not exist (Kata does not "
                             "check it when loading; the sandbox fails later)", where))
             continue
-        if executable and not (stat.S_ISREG(st.st_mode) and os.access(path, os.X_OK)):
+        if executable and not (stat.S_ISREG(st.st_mode) and host.executable(path)):
             out.append(w.at("warning", "KL211", f"{what} {path} is not an executable file",
                             where, "point it at the binary"))
     return out
@@ -181,31 +161,33 @@ def rule_annotations(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagn
     from katacfg.gocompat.re2 import compile_go
 
     w = _Where(cfg, raw)
-    if w.hv_table not in hv_types():
+    profile = cfg.kata
+    if w.hv_table not in profile.hypervisors:
         return []
     h, out = cfg.hypervisor, []
     where = ("hypervisor", w.hv_table, "enable_annotations")
-    enabled = [s for s in _HV_ANNOTATIONS if _gate(h.enable_annotations, s)]
+    gated = sorted(a.suffix for a in profile.annotations.values() if a.family == "hypervisor")
+    enabled = [s for s in gated if _gate(h.enable_annotations, s)]
     for pattern in h.enable_annotations:
         rx = compile_go(pattern)
         if rx is None:
             out.append(w.at("warning", "KL220", f"enable_annotations entry {pattern!r} is not a "
                             "valid RE2 expression: Kata silently matches nothing with it", where))
             continue
-        hits = [s for s in _HV_ANNOTATIONS if rx.search(s)]
+        hits = [s for s in gated if rx.search(s)]
         literal = pattern.strip("^$")
         extra = [s for s in hits if s != literal]
-        if pattern in (".*", ".+", "") or len(hits) == len(_HV_ANNOTATIONS):
+        if pattern in (".*", ".+", "") or len(hits) == len(gated):
             out.append(w.at("warning", "KL221", f"enable_annotations entry {pattern!r} enables "
                             "every hypervisor annotation", where,
                             "list only the annotations pods need, anchored: ^default_vcpus$"))
-        elif extra and literal in _HV_ANNOTATIONS:
+        elif extra and literal in gated:
             out.append(w.at("warning", "KL222", f"enable_annotations entry {pattern!r} is an "
                             f"unanchored regular expression: it also enables "
                             f"{', '.join(extra)}", where, f"write '^{literal}$'"))
-    for ann in _RESTRICTED:
-        if ann.suffix not in enabled or not OPTIONS["hypervisor"][ann.target].read_by(
-                cfg.hypervisor_type):
+    for ann in profile.annotations.values():
+        if ann.kind != "restricted" or ann.suffix not in enabled or not profile.option(
+                "hypervisor", ann.target).read_by(cfg.hypervisor_type):
             continue
         allowed = getattr(h, ann.allowlist)
         list_where = ("hypervisor", w.hv_table, ann.allowlist)
@@ -217,12 +199,12 @@ def rule_annotations(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagn
                             "enable_annotations"))
             continue
         for pattern in allowed:
-            problem = _broad_pattern(pattern)
+            problem = _broad_pattern(pattern, host)
             if problem:
                 out.append(w.at("error" if problem.startswith("matches") else "warning",
                                 "KL224", f"{ann.allowlist} entry {pattern!r} {problem}",
                                 list_where, "name exact binaries, e.g. /usr/bin/qemu-system-x86_64"))
-    for suffix in _ASSET_SUFFIXES:
+    for suffix in _GUEST_ASSETS:
         if suffix in enabled:
             out.append(w.at("warning", "KL225", f"the {suffix} annotation is enabled: a pod may "
                             "boot any absolute host path as its guest " + suffix + " (Kata has "
@@ -238,7 +220,7 @@ def _gate(patterns: tuple[str, ...], suffix: str) -> bool:
     return regexp_contains(patterns, suffix)
 
 
-def _broad_pattern(pattern: str) -> str:
+def _broad_pattern(pattern: str, host: HostFacts) -> str:
     """Why an allow-list glob lets too much through, or ""."""
     if not pattern:
         return ""
@@ -249,7 +231,7 @@ def _broad_pattern(pattern: str) -> str:
     if parts[-1] and set(parts[-1]) <= set("*?"):
         return f"matches every file in {folder}"
     try:
-        mode = os.stat(folder).st_mode
+        mode = host.stat(folder).st_mode
     except OSError:
         return ""
     if mode & stat.S_IWOTH:

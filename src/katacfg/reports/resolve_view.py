@@ -6,8 +6,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 from katacfg.model import AnnotationOutcome, Config
-from katacfg.options.globals import ASSET_HASH_TYPE_ANNOTATION, HASH_ANNOTATIONS
+from katacfg.options.globals import ASSET_HASH_TYPE_ANNOTATION
 from katacfg.render import contract_dict
+
+
+def hash_annotations(profile: Any) -> dict[str, str]:
+    from katacfg.annotations import hash_annotations as names
+
+    return names(profile)
 
 
 def _fmt(value: Any) -> str:
@@ -48,7 +54,7 @@ def human_view(cfg: Config, host: Any) -> str:
         lines.append("annotations:")
         lines += outcome_lines(cfg.annotations)
         names = {o.name for o in cfg.annotations}
-        if ASSET_HASH_TYPE_ANNOTATION in names or names & set(HASH_ANNOTATIONS):
+        if ASSET_HASH_TYPE_ANNOTATION in names or names & set(hash_annotations(cfg.kata)):
             lines.append("  note: Kata 1.x ignores asset_hash_type; asset hashes are always "
                          "SHA-512 (lower-case hex)")
     else:
