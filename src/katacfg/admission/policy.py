@@ -35,7 +35,6 @@ from katacfg.gocompat.re2 import compile_go, regexp_contains
 from katacfg.model import Config
 from katacfg.options import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KATA_PREFIX, Annotation
 from katacfg.options import globals as glob_ann
-from katacfg.options import hypervisor as hv
 from katacfg.registry import ALL_ANNOTATIONS, ANNOTATIONS_BY_NAME
 
 TYPE_CHECKING = False
@@ -146,7 +145,7 @@ class _Gen:
         """Kata sees it and (hypervisor family) the gate lets it through."""
         if not self.reaches(ann.name):
             return False
-        return not ann.gated or self.enabled(ann.suffix)
+        return not ann.name.startswith(self.cfg.kata.gated_prefix) or self.enabled(ann.suffix)
 
     # --- where a rule lives in the Kata file
 
@@ -414,14 +413,16 @@ def _cpu_rules(gen: _Gen, ps: PolicySet, ann: Annotation, add: Any, cost: int) -
         add(f"!({ok}) || int({v}) <= {n}", text.replace("{n}", "<value>"),
             f"at most the node's {n} CPUs (--node-cpus: the smallest node of this class)",
             f"{lit(head)} + string(int({v})) + {lit(tail)}", node=True, cost=cost)
-    if ann.check == "maxvcpus" and gen.cfg.hypervisor_type == "qemu":
+    hvp = gen.cfg.kata.hypervisor(gen.cfg.hypervisor_type)
+    limit = hvp.annotation_max_vcpus if hvp is not None else 0
+    if ann.check == "maxvcpus" and hvp is not None and limit:
         text = ("Number of cpus {n} in annotation default_maxvcpus is greater than max no of "
-                f"CPUs {hv.MAX_VCPUS} supported for qemu")
+                f"CPUs {limit} supported for {hvp.name}")
         head, tail = text.split("{n}")
         extra = "" if n is not None else (
             "on a node with fewer CPUs than the value Kata reports the node's CPU count first")
-        add(f"!({ok}) || int({v}) <= {hv.MAX_VCPUS}", text.replace("{n}", "<value>"),
-            f"qemu supports at most {hv.MAX_VCPUS} vCPUs",
+        add(f"!({ok}) || int({v}) <= {limit}", text.replace("{n}", "<value>"),
+            f"{hvp.name} supports at most {limit} vCPUs",
             f"{lit(head)} + string(int({v})) + {lit(tail)}", extra=extra, cost=cost)
 
 
@@ -489,10 +490,11 @@ def _virtio_fs(gen: _Gen, ps: PolicySet) -> None:
 
 
 def _assets(gen: _Gen, ps: PolicySet) -> None:
-    for path_suffix, _hash in glob_ann.ASSETS.values():
-        key = HYPERVISOR_PREFIX + path_suffix
-        ann = ANNOTATIONS_BY_NAME.get(key)
-        if ann is None or not gen.visible(ann):
+    from katacfg.annotations import assets
+
+    for ann, _hash in assets(gen.cfg.kata):
+        key = ann.name
+        if not gen.visible(ann):
             continue
         v = _val(key)
         sfx = gen.suffix(key, "asset paths must be absolute", "Kata's asset stage")
@@ -532,7 +534,9 @@ def _notices(gen: _Gen, ps: PolicySet) -> None:
             f"the pod chooses its own Kata configuration file with {cp}: the shim v2 loads "
             f"it instead of {gen.file}, so katacfg's checks of this pod are skipped",
             None, "config_path", cp, cost=c.GUARD + 2 * c.lookup() + 3))
-    hashes = [HYPERVISOR_PREFIX + h for _p, h in glob_ann.ASSETS.values()]
+    from katacfg.annotations import assets
+
+    hashes = [h for _ann, h in assets(gen.cfg.kata)]
     hashes = [h for h in hashes if gen.reaches(h) and gen.enabled(h[HP_LEN:])]
     if hashes:
         ps.notices.append(Validation(

@@ -51,7 +51,9 @@ class Annotation(Record):
 class Adjustment(Record):
     """Why loading changed a value the file gave: a clamp, or zero meaning the default."""
 
-    kind: str  # "clamp" (the value is limited) | "default" (zero means the default)
+    # "clamp": the value is limited; "default": zero means the default; "host": zero asks for
+    # a host fact (the documented way to say "all host CPUs", nothing to warn about)
+    kind: str
     reason: str = ""  # clamp: why, e.g. "at most 5 PCI bridges"
     hint: str | None = None
 

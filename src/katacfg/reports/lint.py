@@ -98,6 +98,8 @@ def rule_clamps(cfg: Config, raw: RawConfig, host: HostFacts) -> list[Diagnostic
     out = []
     for a in cfg.adjusted:
         key = a.where[-1]
+        if a.why.kind == "host":
+            continue  # the documented way to ask for a host fact
         if a.why.kind == "default":
             out.append(w.at("note", "KL202", f"{key} = {a.given} means the default {a.loaded}",
                             a.where))

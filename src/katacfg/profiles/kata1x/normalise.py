@@ -46,8 +46,10 @@ def clamp_max_vcpus(value: int, default: int, host: Any,
     loaded = n if value == 0 or value >= n else value
     if hv is not None and hv.max_vcpus:
         loaded = min(loaded, hv.max_vcpus)
-    if value in (0, loaded):
+    if value == loaded:
         return loaded, None
+    if value == 0:
+        return loaded, Adjustment("host", f"0 means the host's {n} CPUs")
     limit = f" and {hv.max_vcpus}" if hv is not None and hv.max_vcpus else ""
     return loaded, Adjustment("clamp", f"at most the host's {n} CPUs{limit}")
 
