@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 from katacfg.errors import Diagnostic, KataError
 from katacfg.options import KATA_PREFIX
+from katacfg.records import Record
+
+TYPE_CHECKING = False  # dataclasses and typing cost explain's start-up milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 POD_SANDBOX = "pod_sandbox"
 POD_CONTAINER = "pod_container"
@@ -149,8 +153,7 @@ class CRIConfigError(ValueError):
         return self.as_diagnostic().render()
 
 
-@dataclass(frozen=True, slots=True)
-class CrioWorkload:
+class CrioWorkload(Record):
     """A `[crio.runtime.workloads.NAME]` table: more allowed annotations for some pods."""
 
     name: str
@@ -159,8 +162,7 @@ class CrioWorkload:
     allowed_annotations: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class RuntimeHandler:
+class RuntimeHandler(Record):
     """One runtime of the CRI configuration, as the RuntimeClass `handler` names it."""
 
     name: str
@@ -169,8 +171,8 @@ class RuntimeHandler:
     pod_annotations: tuple[str, ...] = ()  # containerd: path.Match patterns
     container_annotations: tuple[str, ...] = ()  # containerd: for containers, not the pod
     allowed_annotations: tuple[str, ...] = ()  # CRI-O: restricted annotations unlocked
-    default_annotations: dict[str, str] = field(default_factory=dict)  # CRI-O
-    options: dict[str, Any] = field(default_factory=dict)  # containerd runtime options
+    default_annotations: dict[str, str] = {}  # CRI-O (never mutated: shared default)
+    options: dict[str, Any] = {}  # containerd runtime options (never mutated)
     config_path: str | None = None  # Kata configuration file given by the runtime
     binary: str | None = None  # BinaryName / runtime_engine / runtime_path
     file: str | None = None
@@ -192,8 +194,7 @@ class RuntimeHandler:
         return f"{where}:{self.line}" if self.line else where
 
 
-@dataclass(frozen=True, slots=True)
-class CRIConfig:
+class CRIConfig(Record):
     """The runtime handlers of a containerd or CRI-O configuration file."""
 
     manager: str  # CONTAINERD or CRIO
@@ -253,15 +254,11 @@ class CRIConfig:
         return f"add {table} (configured runtimes: {known})"
 
 
-class Dropped(NamedTuple):
-    """A pod annotation the CRI layer does not pass down, and why."""
-
-    key: str
-    reason: str
+# A pod annotation the CRI layer does not pass down, and why.
+Dropped = namedtuple("Dropped", ["key", "reason"])
 
 
-@dataclass(frozen=True, slots=True)
-class SandboxAnnotations:
+class SandboxAnnotations(Record):
     """The annotations of the pod sandbox's OCI spec, as Kata receives them."""
 
     annotations: dict[str, str]  # everything Kata sees
@@ -467,14 +464,14 @@ def sandbox_annotations(pod_annotations: Mapping[str, str], runtime: RuntimeHand
     CRI-O: its own io.kubernetes.cri-o.*, then the handler's default_annotations overlaid
     with the passed pod annotations, then the pod labels (later entries win).
     """
-    import json
-
     passed, dropped = passed_annotations(pod_annotations, runtime, workloads=workloads)
     added = cri_sandbox_annotations(runtime.manager, name=name, namespace=namespace,
                                     handler=runtime.name, sandbox_id=sandbox_id)
     if runtime.manager == CONTAINERD:
         overridden = [k for k in passed if k in added]
         return SandboxAnnotations({**passed, **added}, passed, dropped, added, overridden)
+    import json
+
     kube = {**runtime.default_annotations, **passed}
     added[CRIO_ANNOTATIONS] = json.dumps(kube, sort_keys=True, separators=(",", ":"))
     added[CRIO_LABELS] = json.dumps(dict(labels or {}), sort_keys=True, separators=(",", ":"))
@@ -489,13 +486,14 @@ MAX_CRI_CONFIG_BYTES = 4 * 1024 * 1024  # one containerd / CRI-O file
 MAX_IMPORTED_FILES = 64  # containerd imports and drop-ins followed, in all
 
 
-@dataclass(slots=True)
 class _Toml:
     """One decoded TOML file, with the line of each key and table (gotoml's positions)."""
 
-    data: dict[str, Any]
-    file: str | None
-    positions: dict[tuple[Any, ...], tuple[int, int]]
+    __slots__ = ("data", "file", "positions")
+
+    def __init__(self, data: dict[str, Any], file: str | None,
+                 positions: dict[tuple[Any, ...], tuple[int, int]]) -> None:
+        self.data, self.file, self.positions = data, file, positions
 
     def line(self, path: tuple[Any, ...], default: int | None = None) -> int | None:
         pos = self.positions.get(path)
@@ -654,17 +652,17 @@ def _runtimes_table(layout_version: int) -> str:
     return _plugin_table(layout_version) + ".containerd.runtimes"
 
 
-@dataclass(slots=True)
 class _Merged:
     """The containerd configuration after imports, as containerd merges its files."""
 
-    version: int  # the root file's version (1 for none)
-    layout: int  # 1, 2 or 3: which CRI table holds the runtimes
-    plugins: dict[str, Any]
-    disabled: list[str]
-    origin: dict[tuple[Any, ...], tuple[str | None, int]]  # path under plugins -> (file, line)
-    files: list[str]
-    diags: list[Diagnostic]
+    def __init__(self, version: int, layout: int) -> None:
+        self.version = version  # the root file's version (1 for none)
+        self.layout = layout  # 1, 2 or 3: which CRI table holds the runtimes
+        self.plugins: dict[str, Any] = {}
+        self.disabled: list[str] = []
+        self.origin: dict[tuple[Any, ...], tuple[str | None, int]] = {}  # path -> (file, line)
+        self.files: list[str] = []
+        self.diags: list[Diagnostic] = []
 
     def line(self, path: tuple[Any, ...]) -> int | None:
         found = self.origin.get(path)
@@ -863,8 +861,8 @@ def _merge_containerd(root: _Toml) -> _Merged:
             "version 3 (the containerd 2.x layout)", root.file, root.line(("version",)), None,
             "version"))
     modern = version >= 3
-    merged = _Merged(version or 1, 3 if modern else (2 if version == 2 else 1), {}, [], {},
-                     [], diags)
+    merged = _Merged(version or 1, 3 if modern else (2 if version == 2 else 1))
+    merged.diags = diags
     pending: list[tuple[_Toml | str, str | None]] = [(root, None)]
     loaded: set[str] = set()
     while pending:
@@ -1079,7 +1077,7 @@ def load_crio_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
             "runtime_untrusted_workload"))
     workloads = _crio_workloads(doc, _table(runtime.get("workloads")), diags)
     if workloads:
-        runtimes = {n: replace(r, workloads=workloads) for n, r in runtimes.items()}
+        runtimes = {n: r.replace(workloads=workloads) for n, r in runtimes.items()}
     return CRIConfig(CRIO, file, "crio", None, default_name, runtimes, tuple(diags),
                      workloads, files=(file,) if file else ())
 

@@ -19,7 +19,10 @@ non-string keys, values that were not plain strings).
 from __future__ import annotations
 
 import re
-from typing import Any
+
+TYPE_CHECKING = False  # `typing` costs explain's start-up milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["DocumentError", "Info", "load_document", "MAX_DEPTH", "MAX_NODES", "go_yaml_tag"]
 
@@ -59,6 +62,8 @@ _GO_INT_RE = re.compile(r"[-+]?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7
 _GO_FLOAT_RE = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
 _GO_DOT_FLOAT_RE = re.compile(r"\.[0-9]+(?:[eE][-+]?[0-9]+)?\Z")
 _NUMERIC_START = frozenset("0123456789+-")
+# First characters of the plain scalars go-yaml may resolve to something else than a string.
+_SPECIAL = frozenset("yYnNtTfFoO.0123456789+-<~")
 _SHORT_TAGS = {"!!str": STR, "!!int": INT, "!!float": FLOAT, "!!bool": BOOL, "!!null": NULL,
                "!!binary": BINARY, "!!timestamp": TIMESTAMP, "!!merge": MERGE}
 
@@ -283,7 +288,11 @@ def _build(parser: Any) -> tuple[Any, dict[int, Info]]:  # noqa: C901 - one even
                 raise DocumentError(f"more than {MAX_NODES} YAML nodes in one document",
                                     mark.line, mark.column,
                                     "katacfg reads at most this many; split the document")
-            value, tag = _scalar(ev.value, ev.tag, ev.implicit, mark.line, mark.column)
+            value = ev.value
+            if ev.tag is None and (not ev.implicit[0] or (value and value[0] not in _SPECIAL)):
+                tag = STR  # quoted, or plain and nothing but a string: the common case
+            else:
+                value, tag = _scalar(value, ev.tag, ev.implicit, mark.line, mark.column)
             if ev.anchor is not None:
                 anchors[ev.anchor] = (value, 1)
         elif cls is MappingStartEvent or cls is SequenceStartEvent:

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 from katacfg import kubeyaml
 from katacfg.errors import Diagnostic
+from katacfg.records import Record
+
+TYPE_CHECKING = False  # dataclasses and typing cost explain's start-up milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any
 
 __all__ = [
     "ManifestObject", "ManifestError", "POD_TEMPLATE_PATHS", "load_manifests",
@@ -57,8 +60,7 @@ MAX_DOCUMENTS = 10_000
 MAX_LIST_ITEMS = 10_000
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestObject:
+class ManifestObject(Record):
     """One Kubernetes object of the stream and, if it creates pods, their pod template.
 
     `annotations` holds only the entries the API server would accept (string -> string);
@@ -75,10 +77,10 @@ class ManifestObject:
     line: int  # 1-based line of the object's first key
     pod_path: str | None = None  # "" for a Pod, "spec.template" ...; None: creates no pod
     runtime_class_name: str | None = None
-    annotations: dict[str, str] = field(default_factory=dict)
-    annotation_lines: dict[str, int] = field(default_factory=dict)
-    suggested_annotations: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = {}  # (defaults are shared: never mutated)
+    annotation_lines: dict[str, int] = {}
+    suggested_annotations: dict[str, str] = {}
+    labels: dict[str, str] = {}
     handler: str | None = None  # RuntimeClass only
     errors: tuple[Diagnostic, ...] = ()
     warnings: tuple[Diagnostic, ...] = ()
@@ -105,8 +107,7 @@ class ManifestObject:
         return f"{self.source or '<stdin>'}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestError:
+class ManifestError(Record):
     """A document that yields no Kubernetes object: broken YAML, or not Kubernetes."""
 
     message: str
@@ -146,22 +147,25 @@ class ManifestError:
 _MARKER_RE = re.compile(r"^(?:---|\.\.\.)(?=[ \t\r\n]|\Z)", re.M)
 
 
-@dataclass(slots=True)
 class _Chunk:
-    text: str
-    first_line: int  # 0-based line of text[0] in the stream
+    __slots__ = ("text", "first_line")
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self.text = text
+        self.first_line = first_line  # 0-based line of text[0] in the stream
+
+
+_CONTENT_RE = re.compile(r"^[ \t]*[^\s#]", re.M)
 
 
 def _meaningful(text: str) -> bool:
     """True if the text has something besides blank lines and comments."""
-    for line in text.splitlines():
-        s = line.strip()
-        if s and not s.startswith("#"):
-            return True
-    return False
+    return _CONTENT_RE.search(text) is not None
 
 
 def _only_directives(text: str) -> bool:
+    if not text.startswith("%") and "\n%" not in text:
+        return False
     has = False
     for line in text.splitlines():
         s = line.strip()
@@ -300,8 +304,20 @@ _QUALIFIED_MSG = ("a qualified name must consist of alphanumeric characters, '-'
 TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 
 
+_QUALIFIED_CACHE: dict[str, list[str]] = {}
+
+
 def qualified_name_errors(key: str) -> list[str]:
     """apimachinery IsQualifiedName on the lower-cased key (as ValidateAnnotations does)."""
+    found = _QUALIFIED_CACHE.get(key)
+    if found is None:
+        found = _qualified_name_errors(key)
+        if len(_QUALIFIED_CACHE) < 10_000:
+            _QUALIFIED_CACHE[key] = found
+    return list(found)
+
+
+def _qualified_name_errors(key: str) -> list[str]:
     k = key.lower()
     parts = k.split("/")
     if len(parts) == 1:
@@ -355,13 +371,14 @@ def _placeholder_hint(value: str) -> str | None:
             "template, kustomize) before applying")
 
 
-@dataclass(slots=True)
 class _Ctx:
-    source: str | None
-    doc_index: int
-    line_offset: int
-    infos: dict[int, kubeyaml.Info]
-    doc_errors: tuple[Diagnostic, ...] = ()  # refusals of the whole document (duplicate keys)
+    __slots__ = ("source", "doc_index", "line_offset", "infos", "doc_errors")
+
+    def __init__(self, source: str | None, doc_index: int, line_offset: int,
+                 infos: dict[int, kubeyaml.Info]) -> None:
+        self.source, self.doc_index, self.line_offset = source, doc_index, line_offset
+        self.infos = infos
+        self.doc_errors: tuple[Diagnostic, ...] = ()  # refusals of the whole document
 
 
 def _diag(ctx: _Ctx, severity: str, code: str, msg: str, line: int | None,
@@ -654,13 +671,15 @@ class _Object:
             self.fixes.append("the annotations under spec moved to metadata")
 
 
-@dataclass(slots=True)
 class _Pod:
-    runtime_class: str | None = None
-    annotations: dict[str, str] = field(default_factory=dict)
-    suggested: dict[str, str] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("runtime_class", "annotations", "suggested", "lines", "labels")
+
+    def __init__(self) -> None:
+        self.runtime_class: str | None = None
+        self.annotations: dict[str, str] = {}
+        self.suggested: dict[str, str] = {}
+        self.lines: dict[str, int] = {}
+        self.labels: dict[str, str] = {}
 
 
 class _Annotations:

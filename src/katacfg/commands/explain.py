@@ -54,8 +54,6 @@ def _read_manifest(path: str) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from katacfg import cri
     from katacfg.reports import explain
 
@@ -81,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     for note in report.notes:
         sys.stderr.write(f"katacfg: note: {note}\n")
     if args.json:
+        import json
+
         sys.stdout.write(json.dumps(explain.as_json(report), indent=2) + "\n")
     else:
         sys.stdout.write(explain.render_text(report, notes=False))

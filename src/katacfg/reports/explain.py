@@ -7,8 +7,6 @@ effective per-pod configuration as a difference from the node's default.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -18,42 +16,42 @@ if TYPE_CHECKING:
 from katacfg import cri, manifests
 from katacfg.errors import Diagnostic, KataError
 from katacfg.loader import load
-from katacfg.model import AnnotationOutcome, Config
+from katacfg.model import AnnotationOutcome, Config, serialize_kernel_params
 from katacfg.options import KATA_PREFIX
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
 from katacfg.pipeline import overlay
 
 
-@dataclass
 class PodReport:
     """The explanation of one pod (or pod template)."""
 
-    object: str  # "Deployment default/web"
-    location: str  # file:line
-    runtime_class: str | None
-    runtime: str = ""  # the CRI runtime handler and where it is defined
-    kata_config: str = ""
-    mode: str = ""
-    front_end: str = ""  # the binary that loads the configuration
-    starts: bool = True
-    failure: str = ""  # why the pod would not start (reference text where Kata refuses)
-    failure_stage: str = ""  # api-server | cri | load | container_type | annotations | ...
-    dropped: list[tuple[str, str]] = field(default_factory=list)
-    outcomes: list[AnnotationOutcome] = field(default_factory=list)
-    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # what the API server warns about
-    fixed: PodReport | None = None  # the same pod with the annotations the user meant
-    fix: str = ""  # what `fixed` changes ("annotation values quoted", ...)
-    config_chosen_by_pod: bool = False  # kata_config came from io.katacontainers.config_path
+    def __init__(self, object: str, location: str, runtime_class: str | None) -> None:
+        self.object = object  # "Deployment default/web"
+        self.location = location  # file:line
+        self.runtime_class = runtime_class
+        self.runtime = ""  # the CRI runtime handler and where it is defined
+        self.kata_config = ""
+        self.mode = ""
+        self.front_end = ""  # the binary that loads the configuration
+        self.starts = True
+        self.failure = ""  # why the pod would not start (reference text where Kata refuses)
+        self.failure_stage = ""  # api-server | cri | load | container_type | annotations ...
+        self.dropped: list[tuple[str, str]] = []
+        self.outcomes: list[AnnotationOutcome] = []
+        self.changes: list[tuple[str, Any, Any]] = []
+        self.notes: list[str] = []
+        self.warnings: list[str] = []  # what the API server warns about
+        self.fixed: PodReport | None = None  # the same pod with what the user meant
+        self.fix = ""  # what `fixed` changes ("annotation values quoted", ...)
+        self.config_chosen_by_pod = False  # kata_config came from io.katacontainers.config_path
 
 
-@dataclass
 class ExplainReport:
-    pods: list[PodReport] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (object, why not Kata)
-    errors: list[Diagnostic] = field(default_factory=list)  # objects that explain nothing
-    notes: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.pods: list[PodReport] = []
+        self.skipped: list[tuple[str, str]] = []  # (object, why not Kata)
+        self.errors: list[Diagnostic] = []  # objects that explain nothing
+        self.notes: list[str] = []
 
     @property
     def failed(self) -> bool:
@@ -71,6 +69,28 @@ class _Node:
         self.assume_files = assume_files
         self._loaded: dict[tuple[str | None, str], Config | KataError] = {}
         self.chosen_by: dict[str, str] = {}  # config_path chosen by a pod -> the first pod
+        self._overlays: dict[tuple[Any, ...], Any] = {}
+
+    def overlay(self, base: Config, sandbox: dict[str, str]
+                ) -> tuple[tuple[AnnotationOutcome, ...], tuple[tuple[str, Any, Any], ...]] | KataError:
+        """(Kata's outcome of each io.katacontainers.* annotation, the differences from the
+        node default) of a sandbox, or Kata's refusal. Only Kata's annotations and the
+        container type reach the overlay (Kata reads nothing else), so pods with the same
+        Kata annotations share one result."""
+        kata = {k: v for k, v in sandbox.items()
+                if k.startswith(KATA_PREFIX) or k in cri.CONTAINER_TYPE_KEYS}
+        key = (id(base), tuple(kata.items()))
+        found = self._overlays.get(key)
+        if found is None:
+            try:
+                cfg = overlay(base, kata, host_cpus=self.host.cpus)
+                found = (tuple(o for o in cfg.annotations if o.name.startswith(KATA_PREFIX)),
+                         tuple(diff(base, cfg)))
+            except KataError as exc:
+                found = exc
+            if len(self._overlays) < 4096:
+                self._overlays[key] = found
+        return found
 
     def config(self, path: str | None, mode: str, chosen_by: str | None = None
                ) -> Config | KataError:
@@ -213,21 +233,17 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
                        if chosen and rep.kata_config not in base.text else base.text)
         return rep
     rep.kata_config = base.path
-    try:
-        cfg = overlay(base, annotations, host_cpus=node.host.cpus)
-    except KataError as exc:
-        rep.starts, rep.failure_stage, rep.failure = False, exc.stage, exc.text
-        rep.outcomes = _refused_outcome(exc, annotations)
+    result = node.overlay(base, annotations)
+    if isinstance(result, KataError):
+        rep.starts, rep.failure_stage, rep.failure = False, result.stage, result.text
+        rep.outcomes = _refused_outcome(result, annotations)
         return rep
-    rep.outcomes = [o for o in cfg.annotations if o.name.startswith(KATA_PREFIX)]
-    rep.changes = diff(base, cfg)
+    rep.outcomes, rep.changes = list(result[0]), list(result[1])
     return rep
 
 
 def _without_errors(obj: manifests.ManifestObject) -> manifests.ManifestObject:
-    from dataclasses import replace
-
-    return replace(obj, errors=(), warnings=(), annotations=dict(obj.suggested_annotations))
+    return obj.replace(errors=(), warnings=(), annotations=dict(obj.suggested_annotations))
 
 
 def _warning_text(d: Diagnostic) -> str:
@@ -376,9 +392,7 @@ def as_json(report: ExplainReport) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        from katacfg.model import serialize_kernel_params
-
+    if value.__class__ is tuple:
         if value and isinstance(value[0], tuple):
             return serialize_kernel_params(value)
         return list(value)
