@@ -179,6 +179,16 @@ def test_random_ids_drawn_per_use(install: Path) -> None:
     assert len(set(images)) == 1 and images[0][6:] != ids[0][0][9:]  # a second draw
 
 
+def test_origins_replay_the_same_random_draws(install: Path) -> None:
+    cmd = build(stock(install, hypervisor_qemu={"enable_iothreads": True, "use_vsock": True,
+                                                "shared_fs": "virtio-fs",
+                                                "disable_image_nvdimm": True}))
+    explained = cmd.origins.explanation.get()  # type: ignore[attr-defined]
+    assert explained[0] == cmd.argv and explained[1] == cmd.virtiofsd_argv
+    assert len(cmd.origins) == len(explained[3]) and cmd.origins[-1].stop == len(cmd.argv)
+    assert cmd == cmd.replace()
+
+
 def test_debug_gives_log_file_and_debug_daemon(install: Path) -> None:
     cmd = build(stock(install, hypervisor_qemu={"enable_debug": True,
                                                 "shared_fs": "virtio-fs"}))

@@ -38,6 +38,7 @@ UNKNOWN = "<<unknown>>"
 PROC_CPUINFO = "/proc/cpuinfo"
 PROC_VERSION = "/proc/version"
 PROC_MEMINFO = "/proc/meminfo"
+PROC_FIPS = "/proc/sys/crypto/fips_enabled"
 OS_RELEASE = "/etc/os-release"
 OS_RELEASE_CLR = "/usr/lib/os-release"
 SYS_MODULE = "/sys/module"
@@ -316,6 +317,18 @@ class Host:
         if "nested" in self._overrides:
             return bool(self._overrides["nested"])
         return bool(self.running_on_vmm.value)
+
+    @property
+    def fips(self) -> bool:
+        """FIPS mode: /proc/sys/crypto/fips_enabled holds 1 (katautils checkForFIPS; a file
+        that is missing or not a number means no)."""
+        def compute() -> bool:
+            got = self.read_text(PROC_FIPS)
+            try:
+                return got.ok and int((got.value or "").strip("\n\t "), 10) == 1
+            except ValueError:
+                return False
+        return self._get("fips", compute)
 
     def fact_error(self, name: str) -> str | None:
         """Why a fact could not be read (Go's text), or None: memory_mib, nested."""
@@ -730,7 +743,7 @@ _FACT_NAMES = frozenset({
     "cpus", "vhost_vsock", "arch", "uid", "euid", "kernel_release", "distro", "cpu_block",
     "cpu_flags", "cpu_type", "cpu_details", "running_on_vmm", "kvm_modules", "kvm",
     "kvm_usable", "kvm_error", "smt_off", "files", "modules", "module_params",
-    "loadable_modules", "memory_mib", "nested",
+    "loadable_modules", "memory_mib", "nested", "fips",
 })
 
 
@@ -806,6 +819,7 @@ _FACT_SHAPES: dict[str, tuple[Any, str]] = {
     "vhost_vsock": (lambda v: isinstance(v, bool), "true or false"),
     "memory_mib": (lambda v: _is_int(v, 0), "a whole number of MiB >= 0 (MemTotal / 1024)"),
     "nested": (lambda v: isinstance(v, bool), "true or false"),
+    "fips": (lambda v: isinstance(v, bool), "true or false"),
     "kvm_usable": (lambda v: isinstance(v, bool), "true or false"),
     "smt_off": (lambda v: isinstance(v, bool), "true or false"),
     "arch": (lambda v: isinstance(v, str) and v != "", "a Go GOARCH name such as \"amd64\""),

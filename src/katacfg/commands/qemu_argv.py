@@ -9,7 +9,9 @@ from katacfg.errors import KataError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from katacfg.qemu.argv import QemuCommand
+    from collections.abc import Callable, Sequence
+
+    from katacfg.qemu.argv import ArgOrigin, QemuCommand
 
 STAGE_TITLES = {
     "create": "create: qemu.createSandbox (machine, memory, devices, kernel)",
@@ -32,6 +34,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-nested", action=argparse.BooleanOptionalAction, default=None,
                    help="whether the node is itself a VM (default: this machine's cpuinfo "
                         "`hypervisor` flag)")
+    p.add_argument("--host-fips", action=argparse.BooleanOptionalAction, default=None,
+                   help="whether the node runs in FIPS mode (adds fips=1; default: this "
+                        "machine's /proc/sys/crypto/fips_enabled)")
     p.add_argument("--host-interface", action="append", default=[], metavar="NAME=MAC",
                    help="a veth interface CNI put in the pod's network namespace "
                         "(repeatable; default: none)")
@@ -100,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         facts["memory_mib"] = args.host_memory_mib
     if args.host_nested is not None:
         facts["nested"] = args.host_nested
+    if args.host_fips is not None:
+        facts["fips"] = args.host_fips
     if facts:
         host = host.with_facts(**facts)
     drawn = []
@@ -110,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     if uuid is None:
         uuid = _random_uuid()
         drawn.append("--uuid")
+    elif not uuid or "\0" in uuid:
+        return _refuse(args, KataError("--uuid: a VM UUID cannot be empty", "input"), plain=True)
 
     from katacfg.pipeline import resolve
     from katacfg.qemu.argv import build_qemu_command
@@ -184,7 +193,8 @@ def human_view(command: QemuCommand, config_path: str, sandbox_id: str,
     return "\n".join(lines) + "\n"
 
 
-def _block(lines: list[str], argv: tuple[str, ...], origins: tuple, quote) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _block(lines: list[str], argv: tuple[str, ...], origins: Sequence[ArgOrigin],
+           quote: Callable[[str], str]) -> None:
     stage = None
     for origin in origins:
         if origin.stage != stage and origin.start > 0 and len(origins) > 8:

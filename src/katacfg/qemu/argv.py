@@ -14,16 +14,18 @@ id hex, vsock context id) are drawn here too; the UUID and the sandbox id are gi
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from katacfg.errors import KataError
 from katacfg.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from katacfg.host import Host
     from katacfg.model import Config
+
+# argv, virtiofsd argv, -append text, origins, virtiofsd origins, warnings
+_Built = tuple  # type alias kept untyped at run time (typing costs start-up)
 
 __all__ = ["ArgOrigin", "ArgSource", "QemuCommand", "build_qemu_command", "parse_mac"]
 
@@ -46,6 +48,7 @@ ARCH_PARAMS = (
     ("noreplace-smp", ""), ("reboot", "k"), ("console", "hvc0"), ("console", "hvc1"),
     ("cryptomgr.notests", ""), ("net.ifnames", "0"), ("pci", "lastbus=0"),
 )
+ARCH_TEXT = " ".join(f"{k}={v}" if v else k for k, v in ARCH_PARAMS)
 # hypervisor.go: root parameters of an image
 NVDIMM_DAX_ROOT = (("root", "/dev/pmem0p1"), ("rootflags", "dax,data=ordered,errors=remount-ro ro"),
                    ("rootfstype", "ext4"))
@@ -65,18 +68,19 @@ class ArgSource(Record):
 
     kind: str  # key | default | annotation | host | input | builtin
     name: str  # "hypervisor.qemu.machine_type", an annotation, a host fact, a Go file
-    value: str = ""
+    value: object = ""  # the effective value (as loaded: bool, int, str, tuple)
     file: str | None = None
     line: int | None = None
     note: str = ""  # what this source contributes, when the option has several
 
     def render(self) -> str:
         note = f" -> {self.note}" if self.note else ""
+        if self.kind in ("key", "default"):
+            value = f": {_text(self.value)}" if self.value != "" else ""
         if self.kind == "key":
-            where = f" ({self.file}:{self.line})" if self.line is not None else ""
-            return f"{self.name} = {_quote(self.value)}{where}{note}"
+            return f"{self.name}{value} ({self.file}:{self.line}){note}"
         if self.kind == "default":
-            return f"{self.name} (not in the file: {_quote(self.value)}){note}"
+            return f"{self.name}{value} (not in the file: the default){note}"
         if self.kind == "annotation":
             return f"annotation {self.name}={self.value}{note}"
         if self.kind == "host":
@@ -97,13 +101,17 @@ class ArgOrigin(Record):
 
 
 class QemuCommand(Record):
-    """QEMU's argv (argv[0] is the binary), virtiofsd's argv for virtio-fs, the -append text."""
+    """QEMU's argv (argv[0] is the binary), virtiofsd's argv for virtio-fs, the -append text.
+
+    `origins` (and `virtiofsd_origins`) hold one ArgOrigin per option, in argv order; they
+    read like tuples and are worked out on first use (the command line alone is cheaper).
+    """
 
     argv: tuple[str, ...]
     virtiofsd_argv: tuple[str, ...] | None
     kernel_cmdline: str
-    origins: tuple[ArgOrigin, ...] = ()
-    virtiofsd_origins: tuple[ArgOrigin, ...] = ()
+    origins: Sequence[ArgOrigin] = ()
+    virtiofsd_origins: Sequence[ArgOrigin] = ()
     warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
@@ -113,17 +121,37 @@ class QemuCommand(Record):
         return out
 
 
+def _src(kind: str, name: str, value: object = "", file: str | None = None,
+         line: int | None = None, note: str = "") -> ArgSource:
+    """ArgSource without Record.__init__'s checks (dozens are made per command line)."""
+    obj = object.__new__(ArgSource)
+    object.__setattr__(obj, "__dict__", {"kind": kind, "name": name, "value": value,
+                                         "file": file, "line": line, "note": note})
+    return obj
+
+
+def _origin(start: int, stop: int, stage: str, what: str,
+            sources: tuple[ArgSource, ...]) -> ArgOrigin:
+    obj = object.__new__(ArgOrigin)
+    object.__setattr__(obj, "__dict__", {"start": start, "stop": stop, "stage": stage,
+                                         "what": what, "sources": sources})
+    return obj
+
+
 def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def parse_mac(text: str) -> str:
     """A MAC address as Go's net.HardwareAddr.String() prints it; ValueError if malformed."""
-    parts = text.split(":") if ":" in text else text.split("-")
-    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p)
-                                  for p in parts):
+    mac = text.lower()
+    if len(mac) != 17 or mac[2::3] not in (":::::", "-----") or \
+            not _HEX.issuperset(mac[0::3] + mac[1::3]):
         raise ValueError(f"not a MAC address (6 bytes as xx:xx:xx:xx:xx:xx): {text!r}")
-    return ":".join(p.lower() for p in parts)
+    return mac.replace("-", ":")
 
 
 def _params_text(params: Sequence[tuple[str, str]]) -> list[str]:
@@ -137,7 +165,14 @@ def _params_text(params: Sequence[tuple[str, str]]) -> list[str]:
 
 
 class _Builder:
-    def __init__(self, cfg: Config, host: Host, sandbox_id: str, uuid: str) -> None:
+    """One build. With explain=False no sources are made (the fast path); explaining replays
+    the same build with the same random draws and records where every option comes from."""
+
+    def __init__(self, cfg: Config, host: Host, sandbox_id: str, uuid: str,
+                 explain: bool = False, draws: list[bytes] | None = None) -> None:
+        self.explain = explain
+        self.draws: list[bytes] = [] if draws is None else list(draws)
+        self.replay = draws is not None
         self.cfg = cfg
         self.h = cfg.hypervisor
         self.host = host
@@ -145,6 +180,7 @@ class _Builder:
         self.uuid = uuid
         self.table = cfg.hypervisor_type
         self.applied = {o.key: o for o in cfg.annotations if o.status == "applied" and o.key}
+        self.positions = cfg.positions
         self.stage = "create"
         self.next_fd = 3  # cmd.ExtraFiles: entry i is fd 3+i
         self.devices: list[tuple[list[str], str, str, tuple[ArgSource, ...]]] = []
@@ -154,21 +190,33 @@ class _Builder:
     # -- sources and refusals ------------------------------------------------------------
     def src(self, key: str, note: str = "", section: str = "hypervisor") -> ArgSource:
         """The source of an effective value: the annotation that set it, the file, a default."""
-        sect = getattr(self.cfg, section)
-        value = _text(getattr(sect, key))
-        applied = self.applied.get(f"{section}.{key}")
+        if not self.explain:
+            return None  # type: ignore[return-value]
+        applied = self.applied.get(f"{section}.{key}") if self.applied else None
         if applied is not None:
-            return ArgSource("annotation", applied.name, applied.value, note=note)
+            return _src("annotation", applied.name, applied.value, note=note)
+        value = getattr(getattr(self.cfg, section), key)
         path = (section, self.table, key) if section == "hypervisor" else \
             (section, "kata", key) if section == "agent" else (section, key)
-        line = self.cfg.line_of(*path)
-        name = ".".join(path)
-        if line is not None:
-            return ArgSource("key", name, value, self.cfg.path, line, note)
-        return ArgSource("default", name, value, note=note)
+        pos = self.positions.get(path)
+        if pos is not None:
+            return _src("key", ".".join(path), value, self.cfg.path, pos[0], note)
+        return _src("default", ".".join(path), value, note=note)
 
     def builtin(self, what: str, gofile: str = GO_QEMU, note: str = "") -> ArgSource:
-        return ArgSource("builtin", gofile, what, note=note)
+        return _src("builtin", gofile, what, note=note) if self.explain else None  # type: ignore[return-value]
+
+    def direct(self, kind: str, name: str, value: object = "", file: str | None = None,
+               line: int | None = None, note: str = "") -> ArgSource:
+        return _src(kind, name, value, file, line, note) if self.explain else None  # type: ignore[return-value]
+
+    def random(self, n: int) -> bytes:
+        """os.urandom(n), replayed in order when explaining an earlier build."""
+        if self.replay:
+            return self.draws.pop(0)
+        value = os.urandom(n)
+        self.draws.append(value)
+        return value
 
     def refuse(self, text: str, key: str | None = None, hint: str | None = None,
                code: str = "KC300", section: str = "hypervisor") -> KataError:
@@ -205,7 +253,7 @@ class _Builder:
         self.devices.append((params, what, self.stage, sources))
 
     # -- the command line -------------------------------------------------------------------
-    def build(self, interfaces: Sequence[tuple[str, str]]) -> QemuCommand:
+    def build(self, interfaces: Sequence[tuple[str, str]]) -> _Built:
         cfg = self.cfg
         if cfg.hypervisor_type != "qemu":
             raise KataError(f"katacfg qemu-argv builds QEMU's command line; this configuration "
@@ -237,7 +285,7 @@ class _Builder:
             raise KataError(nested_error, "create", code="KC300", host=True,
                             hint="the runtime reads /proc/cpuinfo to know whether it runs nested")
         self.nested = host.nested and not h.disable_nesting_checks
-        nested_src = ArgSource("host", "nested", "a VM (hypervisor cpuinfo flag)" if host.nested
+        nested_src = self.direct("host", "nested", "a VM (hypervisor cpuinfo flag)" if host.nested
                                else "bare metal")
         if host.nested and h.disable_nesting_checks:
             self.modern_sources: tuple[ArgSource, ...] = (
@@ -250,12 +298,8 @@ class _Builder:
         # the configured image (HypervisorConfig.ImagePath), not the image annotation
         image_outcome = self.applied.get("hypervisor.image")
         self.config_image = str(image_outcome.old or "") if image_outcome else h.image
-        self.image_src = ArgSource("annotation", image_outcome.name, image_outcome.value) \
+        self.image_src = self.direct("annotation", image_outcome.name, image_outcome.value) \
             if image_outcome else self.src("image")
-        config_image_src = self.src("image") if not image_outcome else ArgSource(
-            "key" if self.cfg.line_of("hypervisor", self.table, "image") else "default",
-            f"hypervisor.{self.table}.image", self.config_image, self.cfg.path,
-            self.cfg.line_of("hypervisor", self.table, "image"))
 
         # machine
         if h.machine_type not in MACHINES:
@@ -268,9 +312,7 @@ class _Builder:
             machine_sources.append(self.src("enable_iommu", "kernel_irqchip=split"))
         if self.config_image and not h.disable_image_nvdimm:
             options += ",nvdimm"
-            machine_sources.append(ArgSource(config_image_src.kind, config_image_src.name,
-                                             config_image_src.value, config_image_src.file,
-                                             config_image_src.line, "nvdimm (an image)"))
+            machine_sources.append(self.config_image_src("nvdimm (an image)"))
         accel = h.machine_accelerators
         if accel:
             options += accel if accel.startswith(",") else "," + accel
@@ -295,7 +337,7 @@ class _Builder:
         self.memory = memory
         self.memory_sources = (
             self.src("default_memory"), self.src("memory_slots"),
-            ArgSource("host", "memory", f"{host_mib} MiB", note="maxmem = host + 1024 + offset"),
+            self.direct("host", "memory", f"{host_mib} MiB", note="maxmem = host + 1024 + offset"),
             self.src("memory_offset"))
 
         # knobs
@@ -378,7 +420,7 @@ class _Builder:
                  self.builtin("appendConsole", GO_ARCH), *self.modern_sources)
         self.add(["-device", "virtconsole,chardev=charconsole0,id=console0", "-chardev",
                   f"socket,id=charconsole0,path={console},server,nowait"], "guest console",
-                 ArgSource("input", "--sandbox-id", self.id, note="console.sock path"))
+                 self.direct("input", "--sandbox-id", self.id, note="console.sock path"))
         # image (only without an initrd)
         if not h.initrd and h.image:
             self.append_image()
@@ -394,7 +436,7 @@ class _Builder:
                 parts.append(modern)
             sources = [self.src("block_device_driver")]
             if h.enable_iothreads:
-                self.iothread = "iothread-" + os.urandom(8).hex()
+                self.iothread = "iothread-" + self.random(8).hex()
                 parts.append(f"iothread={self.iothread}")
                 sources.append(self.src("enable_iothreads"))
             if self.pci:
@@ -430,7 +472,7 @@ class _Builder:
                               hint="the guest image must exist") from None
         except (OSError, ValueError):
             pass
-        drive = ("image-" + os.urandom(8).hex())[:MAX_DEV_ID]
+        drive = ("image-" + self.random(8).hex())[:MAX_DEV_ID]
         device = ("virtio-blk-pci" if self.pci else "virtio-blk-device")
         if self.pci:
             device += f",{self.modern()}"
@@ -448,8 +490,7 @@ class _Builder:
         h = self.h
         self.append_sources: list[ArgSource] = []
         params: list[tuple[str, str]] = list(ARCH_PARAMS)
-        self.append_sources.append(self.builtin(" ".join(_params_text(ARCH_PARAMS)), GO_AMD64,
-                                                "amd64 parameters"))
+        self.append_sources.append(self.builtin(ARCH_TEXT, GO_AMD64, "amd64 parameters"))
         if h.enable_iommu:
             params += [("intel_iommu", "on"), ("iommu", "pt")]
             self.append_sources.append(self.src("enable_iommu", "intel_iommu=on iommu=pt"))
@@ -459,11 +500,8 @@ class _Builder:
         if self.config_image:
             root = NVDIMM_DAX_ROOT if not h.disable_image_nvdimm else VIRTIO_BLK_ROOT
             params += root
-            self.append_sources.append(ArgSource(
-                "key" if self.cfg.line_of("hypervisor", self.table, "image") else "default",
-                f"hypervisor.{self.table}.image", self.config_image, self.cfg.path,
-                self.cfg.line_of("hypervisor", self.table, "image"),
-                " ".join(_params_text(root))))
+            if self.explain:
+                self.append_sources.append(self.config_image_src(" ".join(_params_text(root))))
         if h.enable_debug:
             extra: list[tuple[str, str]] = [("debug", "")]
             if self.config_image:
@@ -473,26 +511,82 @@ class _Builder:
             if self.config_image:
                 extra.append(("systemd.show_status", "false"))
         params += extra
-        self.append_sources.append(self.src("enable_debug", " ".join(_params_text(extra))))
+        if self.explain:
+            self.append_sources.append(self.src("enable_debug", " ".join(_params_text(extra))))
         tail = [("panic", "1"), ("nr_cpus", str(h.default_maxvcpus)),
                 ("agent.use_vsock", "true" if h.use_vsock else "false")]
         params += tail
         self.append_sources.append(self.builtin("panic=1", GO_QEMU, "panic=1"))
         self.append_sources.append(self.src("default_maxvcpus", f"nr_cpus={h.default_maxvcpus}"))
         self.append_sources.append(self.src("use_vsock", f"agent.use_vsock={tail[2][1]}"))
-        loaded = list(h.kernel_params)
-        params += loaded
-        if loaded:
-            self.append_sources.append(self.src(
-                "kernel_params", " ".join(_params_text(loaded)) +
-                " (with the runtime's systemd, SCSI and agent parameters)"))
+        params += h.kernel_params
+        if self.explain:
+            self.append_sources += self.kernel_params_sources()
+        if self.host.fips:  # katautils checkForFIPS, after every other parameter
+            params.append(("fips", "1"))
+            self.append_sources.append(self.direct("host", "FIPS mode",
+                                                 "/proc/sys/crypto/fips_enabled is 1", note="fips=1"))
         return " ".join(_params_text(params))
+
+    def kernel_params_sources(self) -> list[ArgSource]:
+        """Who put each part of the loaded kernel_params there (CONTRACT.md: the runtime's
+        systemd, SCSI and agent parameters, the file's, then the annotation's)."""
+        h, cfg = self.h, self.cfg
+        full = list(h.kernel_params)
+        if not full:
+            return []
+        ann = self.applied.get("hypervisor.kernel_params")
+        loaded = list(ann.old) if ann is not None and isinstance(ann.old, tuple) else full
+        driver = self.applied.get("hypervisor.block_device_driver")
+        loaded_driver = driver.old if driver is not None else h.block_device_driver
+        parts: list[tuple[list[tuple[str, str]], ArgSource]] = []
+        if self.config_image:
+            parts.append(([("systemd.unit", "kata-containers.target"),
+                           ("systemd.mask", "systemd-networkd.service"),
+                           ("systemd.mask", "systemd-networkd.socket")],
+                          self.src("image", "systemd parameters (an image)")))
+        if loaded_driver == "virtio-scsi":
+            parts.append(([("scsi_mod.scan", "none")], self.src("block_device_driver")))
+        agent = cfg.agent
+        if agent.enable_debug:
+            parts.append(([("agent.log", "debug")], self.src("enable_debug", section="agent")))
+        if agent.enable_tracing and (agent.trace_mode or "dynamic") == "static":
+            parts.append(([("agent.trace", agent.trace_type or "isolated")],
+                          self.src("trace_mode", section="agent")))
+        out = []
+        rest = loaded
+        for params, source in parts:
+            if rest[:len(params)] != params:
+                return [self.src("kernel_params", " ".join(_params_text(full)))]
+            rest = rest[len(params):]
+            out.append(source.replace(note=" ".join(_params_text(params))))
+        if rest:
+            out.append(self.src("kernel_params", " ".join(_params_text(rest))) if ann is None
+                       else self._file_source("kernel_params", " ".join(_params_text(rest))))
+        if ann is not None and full[len(loaded):]:
+            out.append(self.direct("annotation", ann.name, ann.value,
+                                 note=" ".join(_params_text(full[len(loaded):]))))
+        return out
+
+    def config_image_src(self, note: str) -> ArgSource:
+        """hypervisor.<type>.image as the file has it (an image annotation changes only the
+        device, not what Kata decides from the configured image)."""
+        if not self.explain:
+            return None  # type: ignore[return-value]
+        line = self.cfg.line_of("hypervisor", self.table, "image")
+        return _src("key" if line else "default", f"hypervisor.{self.table}.image",
+                    self.config_image, self.cfg.path, line, note)
+
+    def _file_source(self, key: str, note: str) -> ArgSource:
+        line = self.cfg.line_of("hypervisor", self.table, key)
+        return self.direct("key" if line else "default", f"hypervisor.{self.table}.{key}", "",
+                         self.cfg.path, line, note)
 
     # -- agent ----------------------------------------------------------------------------
     def agent(self) -> None:
         h, cfg = self.h, self.cfg
         if cfg.agent.use_vsock:
-            cid = 3 + int.from_bytes(os.urandom(4), "big") % (0xFFFFFFFF - 2)
+            cid = 3 + int.from_bytes(self.random(4), "big") % (0xFFFFFFFF - 2)
             fd = self.fds(1)[0]
             name = "vhost-vsock-pci" if self.pci else "vhost-vsock-device"
             modern = self.modern()
@@ -500,7 +594,7 @@ class _Builder:
                 f",vhostfd={fd},id=vsock-{cid},guest-cid={cid}" + (",romfile=" if self.pci else "")
             self.add(["-device", text], "agent channel (vsock)",
                      self.src("use_vsock", "agent use_vsock (copied at load)"),
-                     ArgSource("host", "vhost-vsock", "/dev/vhost-vsock present"))
+                     self.direct("host", "vhost-vsock", "/dev/vhost-vsock present"))
         else:
             path = self.socket_path("kata.sock")
             self.add(["-device", "virtserialport,chardev=charch0,id=channel0,"
@@ -511,7 +605,7 @@ class _Builder:
         share = f"{SHARED_SANDBOXES}/{self.id}/shared"
         self.share = share
         if h.shared_fs == "virtio-fs":
-            dev_id = os.urandom(8).hex()
+            dev_id = self.random(8).hex()
             sock = self.socket_path("vhost-fs.sock")
             self.vhost_fs_sock = sock
             char = f"char-{dev_id}"[:MAX_DEV_ID]
@@ -561,33 +655,37 @@ class _Builder:
             if self.pci:
                 dev += f",vectors={2 * queues + 2},romfile="
             self.add(["-netdev", netdev, "-device", dev], f"network: {name} (veth)",
-                     ArgSource("input", "--host-interface", f"{name}={mac}"),
+                     self.direct("input", "--host-interface", f"{name}={mac}"),
                      self.src("internetworking_model", section="runtime"),
                      self.src("default_vcpus", f"{queues} queue(s)"),
                      self.src("disable_vhost_net"))
 
     # -- launch ---------------------------------------------------------------------------
-    def launch(self, cmdline: str) -> QemuCommand:
+    def launch(self, cmdline: str) -> _Built:
         h = self.h
         argv: list[str] = [h.path]
         origins: list[ArgOrigin] = []
 
         current = "create"
 
+        explain = self.explain
+
         def emit(params: list[str], what: str, *sources: ArgSource, stage: str = "") -> None:
             start = len(argv)
             argv.extend(params)
-            origins.append(ArgOrigin(start, len(argv), stage or current, what, tuple(sources)))
+            if explain:
+                origins.append(_origin(start, len(argv), stage or current, what, sources))
 
-        origins.append(ArgOrigin(0, 1, current, "QEMU binary", (self.path_src,)))
-        emit(["-name", f"sandbox-{self.id}"], "VM name", ArgSource("input", "--sandbox-id",
+        if explain:
+            origins.append(_origin(0, 1, current, "QEMU binary", (self.path_src,)))
+        emit(["-name", f"sandbox-{self.id}"], "VM name", self.direct("input", "--sandbox-id",
                                                                     self.id))
         emit(["-uuid", self.uuid], "VM UUID (Go draws it at random)",
-             ArgSource("input", "--uuid", self.uuid))
+             self.direct("input", "--uuid", self.uuid))
         emit(["-machine", self.machine], "machine type and options", *self.machine_sources)
         emit(["-cpu", self.cpu], "CPU model: host + cpu_features", self.src("cpu_features"))
         emit(["-qmp", f"unix:{self.qmp},server,nowait"], "QMP control socket",
-             ArgSource("input", "--sandbox-id", self.id, note="qmp.sock path"))
+             self.direct("input", "--sandbox-id", self.id, note="qmp.sock path"))
         emit(["-m", self.memory], "memory: size, hotplug slots, maximum", *self.memory_sources)
         for params, what, stage, sources in self.devices:
             emit(params, what, *sources, stage=stage)
@@ -637,7 +735,7 @@ class _Builder:
             emit(["-object", f"iothread,id={self.iothread}"], "I/O thread of the SCSI "
                  "controller", self.src("enable_iothreads"))
         emit(["-pidfile", f"{VM_STORAGE}/{self.id}/pid"], "pid file",
-             ArgSource("input", "--sandbox-id", self.id))
+             self.direct("input", "--sandbox-id", self.id))
         current = "launch"
         if h.enable_debug:
             emit(["-D", f"{VM_STORAGE}/{self.id}/qemu.log"], "QEMU debug log",
@@ -652,7 +750,7 @@ class _Builder:
             smp_sources = [self.src("default_vcpus"), self.src("default_maxvcpus",
                                                                "sockets and maxcpus")]
             if self.host.cpus in (vcpus, maxvcpus):
-                smp_sources.append(ArgSource("host", "CPUs", str(self.host.cpus),
+                smp_sources.append(self.direct("host", "CPUs", str(self.host.cpus),
                                              note="the loader's clamps"))
             emit(["-smp", f"{vcpus},cores=1,threads=1,sockets={maxvcpus},maxcpus={maxvcpus}"],
                  "vCPUs: at boot, and the most that can be hot-plugged", *smp_sources)
@@ -660,23 +758,26 @@ class _Builder:
         vfs_origins: list[ArgOrigin] = []
         if h.shared_fs == "virtio-fs":
             virtiofsd, vfs_origins = self.virtiofsd()
-        return QemuCommand(tuple(argv), virtiofsd, cmdline, tuple(origins), tuple(vfs_origins),
-                           tuple(self.warnings))
+        return (tuple(argv), virtiofsd, cmdline, tuple(origins), tuple(vfs_origins),
+                tuple(self.warnings))
 
     def virtiofsd(self) -> tuple[tuple[str, ...], list[ArgOrigin]]:
         h = self.h
         argv = [h.virtio_fs_daemon]
-        origins = [ArgOrigin(0, 1, "launch", "virtiofsd binary", (self.src("virtio_fs_daemon"),))]
+        explain = self.explain
+        origins = [_origin(0, 1, "launch", "virtiofsd binary", (self.src("virtio_fs_daemon"),))] \
+            if explain else []
 
         def emit(params: list[str], what: str, *sources: ArgSource) -> None:
             start = len(argv)
             argv.extend(params)
-            origins.append(ArgOrigin(start, len(argv), "launch", what, tuple(sources)))
+            if explain:
+                origins.append(_origin(start, len(argv), "launch", what, sources))
 
         emit(["--fd=3"], "the vhost-user socket, passed as fd 3",
              self.builtin(f"listening socket {self.vhost_fs_sock}"))
         emit(["-o", f"source={self.share}"], "shared folder",
-             ArgSource("input", "--sandbox-id", self.id))
+             self.direct("input", "--sandbox-id", self.id))
         emit(["-o", f"cache={h.virtio_fs_cache}"], "cache mode", self.src("virtio_fs_cache"))
         emit(["--syslog", "-o", "no_posix_lock"], "log to syslog, no POSIX locks",
              self.builtin("virtiofsdArgs"))
@@ -727,4 +828,58 @@ def build_qemu_command(cfg: Config, host: Host, *, sandbox_id: str, uuid: str,
             normalised.append((name, parse_mac(mac)))
         except ValueError as exc:
             raise KataError(str(exc), "network", code="KC301", key=name) from None
-    return _Builder(cfg, host, sandbox_id, uuid).build(normalised)
+    builder = _Builder(cfg, host, sandbox_id, uuid)
+    argv, virtiofsd, cmdline, _, _, warnings = builder.build(normalised)
+    explained = _Explanation(cfg, host, sandbox_id, uuid, normalised, builder.draws)
+    return QemuCommand(argv, virtiofsd, cmdline, _LazyOrigins(explained, 3),
+                       _LazyOrigins(explained, 4), warnings)
+
+
+class _Explanation:
+    """The same build again, with its random draws replayed, recording every option's origin."""
+
+    __slots__ = ("args", "result")
+
+    def __init__(self, *args: object) -> None:
+        self.args = args
+        self.result: _Built | None = None
+
+    def get(self) -> _Built:
+        if self.result is None:
+            cfg, host, sandbox_id, uuid, interfaces, draws = self.args
+            self.result = _Builder(cfg, host, sandbox_id, uuid, explain=True,  # type: ignore[arg-type]
+                                   draws=draws).build(interfaces)  # type: ignore[arg-type]
+        return self.result
+
+
+class _LazyOrigins(Sequence):  # type: ignore[type-arg]
+    """A tuple of ArgOrigin computed on first use (len, index, iterate, compare)."""
+
+    __slots__ = ("explanation", "which")
+
+    def __init__(self, explanation: _Explanation, which: int) -> None:
+        self.explanation = explanation
+        self.which = which
+
+    def _value(self) -> tuple[ArgOrigin, ...]:
+        return self.explanation.get()[self.which]  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        return self._value()[i]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._value())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _LazyOrigins):
+            other = other._value()
+        return self._value() == other
+
+    def __hash__(self) -> int:
+        return hash(self._value())
+
+    def __repr__(self) -> str:
+        return repr(self._value())
