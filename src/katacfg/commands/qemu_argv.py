@@ -196,11 +196,15 @@ def human_view(command: QemuCommand, config_path: str, sandbox_id: str,
 def _block(lines: list[str], argv: tuple[str, ...], origins: Sequence[ArgOrigin],
            quote: Callable[[str], str]) -> None:
     stage = None
+    seen: set[str] = set()
+    staged = any(o.stage != "launch" for o in origins)  # virtiofsd's argv has one stage
     for origin in origins:
-        if origin.stage != stage and origin.start > 0 and len(origins) > 8:
-            stage = origin.stage
-            lines.append(f"  ## {STAGE_TITLES.get(stage, stage)}")
-        elif stage is None:
+        if staged and origin.start > 0 and origin.stage != stage:
+            title = STAGE_TITLES.get(origin.stage, origin.stage)
+            if origin.stage in seen:
+                title = f"{origin.stage} (continued): the rest of it, in govmm's order"
+            lines.append(f"  ## {title}")
+            seen.add(origin.stage)
             stage = origin.stage
         text = " ".join(quote(a) for a in argv[origin.start:origin.stop])
         lines.append(("" if origin.start == 0 else "  ") + text)
