@@ -7,9 +7,12 @@ pay for importing it.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 from katacfg.gotoml import (
     _INF,
+    MAX_TABLE_NAME_PARTS,
+    MAX_VALUE_NESTING,
     Document,
     GoDatetime,
     TableArray,
@@ -21,6 +24,11 @@ from katacfg.gotoml import (
 )
 
 _RE_SURROGATE = re.compile("[\ud800-\udfff]")
+_RE_NEWLINE = re.compile("\n")
+# Keys inside inline tables get a position down to this path length only: nothing reads
+# deeper ones (Kata's deepest key is section.name.key), and a position per level of a
+# 64-deep inline table on every line would hold the square of the depth in memory.
+_MAX_POSITION_DEPTH = 16
 
 # item types
 _ERROR = 0
@@ -787,7 +795,7 @@ class _GoPanic(Exception):
 
 class _Parser:
     __slots__ = ("text", "lx", "mapping", "context", "current_key", "approx_line",
-                 "implicits", "positions", "ctx_ipath")
+                 "implicits", "positions", "ctx_ipath", "newlines")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -799,6 +807,7 @@ class _Parser:
         self.implicits: dict = {}
         self.positions: dict = {}
         self.ctx_ipath: tuple = ()
+        self.newlines: list | None = None
 
     # -- errors --------------------------------------------------------------
 
@@ -848,8 +857,17 @@ class _Parser:
             off -= 1
         elif typ == _ML_STRING or typ == _RAW_ML_STRING:
             off -= 3
-            line = self.text.count("\n", 0, off) + 1
-        return line, off - (self.text.rfind("\n", 0, off) + 1) + 1
+        line, start = self._line_of(off)
+        return line, off - start + 1
+
+    def _line_of(self, off: int) -> tuple:
+        """(1-based line, offset of its first character) of `off`, by bisection over the
+        newline offsets found once: a scan back per key would make a long line quadratic."""
+        nl = self.newlines
+        if nl is None:
+            nl = self.newlines = [m.start() for m in _RE_NEWLINE.finditer(self.text)]
+        i = bisect_right(nl, off - 1)
+        return i + 1, (nl[i - 1] + 1 if i else 0)
 
     # -- top level -----------------------------------------------------------
 
@@ -875,6 +893,10 @@ class _Parser:
             while kg[0] != end and kg[0] != _EOF_ITEM:
                 key.append(self.key_string(kg))
                 kitems.append(kg)
+                if len(key) > MAX_TABLE_NAME_PARTS:
+                    self._raise("table name has more than %d parts; katacfg reads at most %d "
+                                "(Kata's use 2 or 3)" % (MAX_TABLE_NAME_PARTS,
+                                                         MAX_TABLE_NAME_PARTS), kg[3])
                 kg = self.next()
             if kg[0] != end:
                 self.bug("Expected '%s' but got '%s'." % (_ITEM_NAMES.get(end, end),
@@ -910,7 +932,7 @@ class _Parser:
 
     # -- values --------------------------------------------------------------
 
-    def value(self, it: tuple, ipath: tuple, posd):
+    def value(self, it: tuple, ipath: tuple, posd, depth: int = 0):
         typ, val, _line, off = it
         if typ == _STRING:
             return self.replace_escapes(val, off), "String"
@@ -963,6 +985,9 @@ class _Parser:
             if t is None:
                 self.panicf("Invalid TOML Datetime: %s." % go_quote(val), off)
             return t, "Datetime"
+        if (typ == _ARRAY or typ == _ITABLE_START) and depth >= MAX_VALUE_NESTING:
+            self._raise("arrays and inline tables nested more than %d deep; katacfg reads at "
+                        "most %d" % (MAX_VALUE_NESTING, MAX_VALUE_NESTING), off)
         if typ == _ARRAY:
             array: list = []
             types: list = []
@@ -972,7 +997,7 @@ class _Parser:
                     self.expect(_TEXT)
                     it = self.next()
                     continue
-                v, t = self.value(it, ipath + (len(array),), posd)
+                v, t = self.value(it, ipath + (len(array),), posd, depth + 1)
                 array.append(v)
                 types.append((t, it[3]))
                 it = self.next()
@@ -999,8 +1024,8 @@ class _Parser:
                 kname = self.key_string(k)
                 self.current_key = kname
                 kpath = ipath + (kname,)
-                v, _ = self.value(self.next(), kpath, posd)
-                if posd is not None:
+                v, _ = self.value(self.next(), kpath, posd, depth + 1)
+                if posd is not None and len(kpath) <= _MAX_POSITION_DEPTH:
                     posd[kpath] = self._position(k)
                 h[kname] = v
                 it = self.next()

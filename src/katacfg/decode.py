@@ -39,6 +39,7 @@ class RawConfig:
         self.positions: dict[tuple[str, ...], Pos] = {}
         self.errors: list[KataError] = []
         self.diagnostics: list[Diagnostic] = []
+        self.unknown_count = 0  # unknown keys and tables met (only the first ones are listed)
 
 
 def go_equal_fold(a: str, b: str) -> bool:
@@ -54,10 +55,26 @@ def go_equal_fold(a: str, b: str) -> bool:
     return True
 
 
+# id(candidates) -> (candidates, lower-case name -> first name; None if a name is not ASCII)
+_ASCII_FOLDS: dict[int, tuple[dict[str, Any], dict[str, str] | None]] = {}
+
+
 def _match(candidates: dict[str, Any], key: str) -> str | None:
     """The field a TOML key fills: exact name first, else the first case-insensitive match."""
     if key in candidates:
         return key
+    if key.isascii():  # EqualFold with ASCII names is lower() equality: one lookup
+        entry = _ASCII_FOLDS.get(id(candidates))
+        if entry is None or entry[0] is not candidates:
+            if len(_ASCII_FOLDS) > 64:  # callers may pass short-lived dicts: stay small
+                _ASCII_FOLDS.clear()
+            folds: dict[str, str] = {}
+            for name in candidates:
+                folds.setdefault(name.lower(), name)
+            entry = _ASCII_FOLDS[id(candidates)] = (
+                candidates, folds if all(n.isascii() for n in candidates) else None)
+        if entry[1] is not None:
+            return entry[1].get(key.lower())
     for name in candidates:
         if go_equal_fold(name, key):
             return name
@@ -70,8 +87,15 @@ def decode(text: str, path: str, profile: KataProfile | None = None) -> RawConfi
     try:
         doc = gotoml.parse(text)
     except gotoml.TomlSyntaxError as exc:
-        raise KataError(exc.message, "load", file=path, line=exc.line, column=exc.column,
-                        code="KC010", hint="TOML syntax error") from None
+        # Go's "Near line 0" (nothing parsed yet, e.g. a BOM on line 1) stays in the text;
+        # the location is the offending character's line, never line 0
+        line = exc.line or exc.char_line or 1
+        hint = ("a katacfg limit (Go has none): Kata's files are never nested this deep"
+                if "katacfg reads at most" in exc.detail else
+                "the file starts with a UTF-8 byte order mark, which Kata's decoder refuses: "
+                "save it without one" if text.startswith("\ufeff") else "TOML syntax error")
+        raise KataError(exc.message, "load", file=path, line=line, column=exc.column,
+                        code="KC010", hint=hint) from None
     return decode_document(doc, path, profile)
 
 
@@ -208,10 +232,23 @@ def _unify(option: Option, value: Any) -> Any:
     return value % (2**64)
 
 
+# Unknown keys listed one by one; past this many a file is not a Kata configuration with
+# typos but something else (or hostile input): one summary line instead of one per key.
+MAX_UNKNOWN_LISTED = 100
+
+
 def _unknown(raw: RawConfig, src: tuple[str, ...], where: Pos | None, valid: list[str],
              what: str) -> None:
     import difflib
 
+    raw.unknown_count += 1
+    if raw.unknown_count > MAX_UNKNOWN_LISTED:
+        if raw.unknown_count == MAX_UNKNOWN_LISTED + 1:
+            raw.diagnostics.append(Diagnostic(
+                "warning", "KC101", f"more than {MAX_UNKNOWN_LISTED} unknown keys and tables; "
+                "the rest are not listed", raw.path, *_line_col(where), key=".".join(src),
+                hint="is this a Kata configuration file?"))
+        return
     name = src[-1]
     close = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.6)
     hint = f"did you mean `{close[0]}`?" if close else "Kata ignores it"

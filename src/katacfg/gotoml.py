@@ -42,9 +42,10 @@ Source text containing undecodable bytes should be decoded with
 ``errors="surrogateescape"`` (see :func:`parse_bytes`); each such byte then
 behaves like Go's ``utf8.RuneError`` of width one.
 
-Known deviation: arrays/inline tables nested deeper than Python's recursion
-limit allows (about 900 levels) are refused with "values nested too deeply for
-this decoder"; Go accepts them.
+Known deviation (every input is hostile): a table name of more than
+``MAX_TABLE_NAME_PARTS`` parts, or arrays/inline tables nested more than
+``MAX_VALUE_NESTING`` deep, are refused (``... has N parts; katacfg reads at most
+64``) where Go accepts them; this keeps the cost of any input linear in its size.
 
 Datetimes follow ``time.ParseInLocation`` of a current Go toolchain (Go >=
 1.20: two-digit zone offsets checked with ``getnum``, zone hour <= 24 and
@@ -72,6 +73,15 @@ __all__ = [
     "go_quote",
     "go_quote_rune",
 ]
+
+
+# Nesting bounds. Kata's files use table names of two or three parts and arrays one level
+# deep; every name prefix and nested value carries its own position, so a 20,000-part header
+# (40 KB of input) would cost 20,000**2 / 2 path elements (1.6 GB). 64 is twenty times any
+# real file and keeps the worst 4 MiB input (safeio.MAX_CONFIG_BYTES) within seconds and the
+# memory ceiling; it is also far below Python's recursion limit.
+MAX_TABLE_NAME_PARTS = 64
+MAX_VALUE_NESTING = 64
 
 
 # ---------------------------------------------------------------------------
@@ -412,6 +422,8 @@ def _parse_fast(text: str):
             path: tuple = ()
             col = indent + 2  # 1-based column just after '['
             parts = s[1:close].split(".")
+            if len(parts) > MAX_TABLE_NAME_PARTS:
+                return None  # the slow path refuses it, with its line
             for k, part in enumerate(parts):
                 name = part.strip(" \t")
                 if not _is_bare(name):

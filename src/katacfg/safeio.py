@@ -25,7 +25,7 @@ import stat
 # annotations JSON or OCI config.json (the API server caps all of a pod's annotations at
 # 256 KiB), a recorded host-facts file. 4 MiB is 40 times any real one and keeps the
 # parsers' worst case inside the memory ceiling (README: "Limits").
-MAX_CONFIG_BYTES = 4 << 20
+MAX_CONFIG_BYTES = 1 << 20
 
 # A Kubernetes manifest file. The API server refuses a request larger than 3 MiB (etcd's
 # default object limit is 1.5 MiB), so one object is never larger; a file may hold many
