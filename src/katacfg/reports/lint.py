@@ -313,10 +313,14 @@ def render_sarif(results: list[LintResult]) -> str:
 
 
 def _uri(path: str) -> str:
-    from pathlib import Path
+    """The file as the user named it (made absolute lexically: resolving symbolic links
+    would name another file, and fails on a loop), relative to the working directory when
+    under it."""
+    import os
+    from pathlib import PurePosixPath
 
-    p = Path(path)
-    try:
-        return p.resolve().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return p.resolve().as_uri()
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute.startswith(cwd.rstrip("/") + "/"):
+        return PurePosixPath(os.path.relpath(absolute, cwd)).as_posix()
+    return PurePosixPath(absolute).as_uri()
