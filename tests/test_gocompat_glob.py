@@ -11,7 +11,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from katacfg.gocompat.glob import BadPattern, glob, match, path_in_globs, path_match
+from katacfg.gocompat.glob import (
+    BadPattern,
+    glob,
+    glob_may_return,
+    match,
+    path_in_globs,
+    path_match,
+    pattern_in_globs,
+)
 from tests.helpers import as_unprivileged
 
 BAD = "bad"
@@ -444,3 +452,83 @@ def test_glob_very_long_patterns_do_not_raise(tree) -> None:
     assert glob(b + "/" + "x" * 5000 + "/*") == []
     assert glob("/" + "a/" * 3000 + "*") == []
     assert not path_in_globs([b + "/*"], b + "/" + "q" * 100000)
+
+
+# ---------------------------------------------------------------------------
+# glob_may_return: Glob without the file system (explain --assume-node-files, policies)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern,value,want", [
+    # the differential fuzzing findings: Glob never yields '.' or '..'
+    ("/dev/hugepages/*", "/dev/hugepages/..", False),
+    ("/opt/kata/bin/*", "/opt/kata/bin/..", False),
+    ("/opt/kata/bin/*", "/opt/kata/bin/.", False),
+    ("/opt/kata/bin/*", "/opt/kata/bin/qemu", True),
+    ("/opt/kata/bin/*", "/opt/kata/bin/.hidden", True),  # '*' matches a leading dot in Go
+    ("/opt/*/bin/qemu", "/opt/../bin/qemu", False),
+    ("/opt/*/bin/qemu", "/opt/kata/bin/qemu", True),
+    # results are cleaned joins: never an empty component or a trailing '/'
+    ("/opt/kata/bin/*", "/opt/kata/bin//qemu", False),
+    ("/opt/kata/bin/*", "/opt/kata//bin/qemu", False),
+    ("/opt/kata/bin/*/", "/opt/kata/bin/qemu/", False),
+    ("/opt/kata/bin/*", "/opt/kata/bin/", False),
+    ("/opt//kata/./bin/*", "/opt/kata/bin/qemu", True),
+    ("/opt//kata/./bin/*", "/opt//kata/./bin/qemu", False),
+    ("/opt/x/../kata/*", "/opt/kata/qemu", True),
+    # no meta characters: exactly as written
+    ("/opt/kata/bin/qemu", "/opt/kata/bin/qemu", True),
+    ("/opt/kata/../kata/qemu", "/opt/kata/../kata/qemu", True),
+    ("/opt/kata/../kata/qemu", "/opt/kata/qemu", False),
+    # relative patterns
+    ("*", "qemu", True),
+    ("*/qemu", "bin/qemu", True),
+    ("./bin/*", "bin/qemu", True),
+    ("../*", "../qemu", True),
+    ("*", "..", False),
+    # malformed patterns return nothing
+    ("/opt/[", "/opt/[", False),
+    ("/opt/*[", "/opt/a[", False),
+    ("", "", False),
+    ("/*", "/", False),
+    ("/*", "/bin", True),
+])
+def test_glob_may_return(pattern, value, want) -> None:
+    assert glob_may_return(pattern, value) is want
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_COMP, min_size=1, max_size=3), st.data())
+def test_glob_may_return_agrees_with_glob_on_existing_paths(htree, comps, data) -> None:
+    """On a real tree, for paths that exist, the model and Go's Glob agree exactly."""
+    pattern = str(htree) + "/" + "/".join(comps)
+    results = glob(pattern)
+    for res in results:
+        assert glob_may_return(pattern, res), (pattern, res)
+    existing = [str(htree)]
+    for dirpath, dirnames, filenames in os.walk(htree):
+        existing += [os.path.join(dirpath, n) for n in dirnames + filenames]
+    value = data.draw(st.sampled_from(existing))
+    mutate = data.draw(st.sampled_from([lambda v: v, lambda v: v + "/.", lambda v: v + "/..",
+                                        lambda v: v.replace(str(htree) + "/", str(htree) + "//")]))
+    value = mutate(value)
+    if os.path.lexists(value):
+        assert glob_may_return(pattern, value) == (value in results), (pattern, value)
+
+
+def test_pattern_in_globs_refuses_what_path_in_globs_refuses_lexically() -> None:
+    assert not pattern_in_globs([], "/a")
+    assert not pattern_in_globs(["/a"], "")
+    assert not pattern_in_globs(["/a\x00"], "/a\x00")
+    assert pattern_in_globs(["/x/*", "/a/*"], "/a/b")
+
+
+def test_deep_patterns_do_not_exhaust_the_stack(tree) -> None:
+    """Go handles 10,000 levels; Go's recursion is a loop here."""
+    deep = str(tree) + "/*" * 10_000
+    assert glob(deep) == []
+    assert not path_in_globs([deep], str(tree) + "/a" * 10_000)
+    assert glob_may_return(deep, str(tree) + "/a" * 10_000)
+    assert not glob_may_return(deep, str(tree) + "/a" * 9_999 + "/..")
+    assert glob(str(tree) + "/*" * 3 + "/..") == []
+    assert glob(str(tree) + "/*/*/qemu") == [str(tree) + "/kata-link/bin/qemu"]

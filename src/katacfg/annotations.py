@@ -111,17 +111,11 @@ _UNCHANGED = object()
 
 
 def _pattern_allows(patterns: list[str], value: str) -> bool:
-    """Allow-list check when the node's files are not here: the value must match a pattern
-    (Go filepath.Match), and is assumed to exist on the node."""
-    from katacfg.gocompat.glob import BadPattern, match
+    """Allow-list check when the node's files are not here: some pattern's Go Glob could
+    return the value (which is assumed to exist on the node); see glob_may_return."""
+    from katacfg.gocompat.glob import pattern_in_globs
 
-    for pattern in patterns:
-        try:
-            if pattern and match(pattern, value):
-                return True
-        except BadPattern:
-            continue
-    return False
+    return pattern_in_globs(patterns, value)
 
 
 def _key(ann: Annotation) -> str:

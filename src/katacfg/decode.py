@@ -245,7 +245,8 @@ def _unknown(raw: RawConfig, src: tuple[str, ...], where: Pos | None, valid: lis
     if raw.unknown_count > MAX_UNKNOWN_LISTED:
         if raw.unknown_count == MAX_UNKNOWN_LISTED + 1:
             raw.diagnostics.append(Diagnostic(
-                "warning", "KC101", f"more than {MAX_UNKNOWN_LISTED} unknown keys and tables; "
+                "warning", "KC101" if what == "key" else "KC100",
+                f"more than {MAX_UNKNOWN_LISTED} unknown keys and tables; "
                 "the rest are not listed", raw.path, *_line_col(where), key=".".join(src),
                 hint="is this a Kata configuration file?"))
         return

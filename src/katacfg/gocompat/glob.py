@@ -17,7 +17,8 @@ import os
 from .fspath import clean
 from .strconv import RUNE_ERROR, decode_rune, go_bytes
 
-__all__ = ["BadPattern", "match", "path_match", "glob", "path_in_globs"]
+__all__ = ["BadPattern", "match", "path_match", "glob", "path_in_globs", "glob_may_return",
+           "pattern_in_globs"]
 
 _SEP = 0x2F  # '/'
 _STAR = 0x2A  # '*'
@@ -285,20 +286,31 @@ def _glob_bytes(pattern: bytes) -> list[bytes]:
 
 
 def _glob_rec(pattern: bytes) -> list[bytes]:
-    """Go ``Glob`` body after the syntax check; may raise BadPattern."""
+    """Go ``Glob`` body after the syntax check; may raise BadPattern.
+
+    Go recurses once per directory level holding meta characters; this walks the same
+    levels in a loop (a pattern of 10,000 levels must not exhaust Python's stack).
+    """
     if not _has_meta(pattern):
         return [pattern] if _lstat_ok(pattern) else []
-    dir_, file = _split(pattern)
-    dir_ = _clean_glob_path(dir_)
-    matches: list[bytes] = []
-    if not _has_meta(dir_):
-        _glob_in_dir(dir_, file, matches)
-        return matches
-    if dir_ == pattern:  # prevent infinite recursion (Go issue 15879)
-        raise BadPattern()
-    for d in _glob_rec(dir_):
-        _glob_in_dir(d, file, matches)
-    return matches
+    files: list[bytes] = []  # the last component of each level, innermost last
+    p = pattern
+    while True:
+        dir_, file = _split(p)
+        dir_ = _clean_glob_path(dir_)
+        files.append(file)
+        if not _has_meta(dir_):
+            break
+        if dir_ == p:  # prevent infinite recursion (Go issue 15879)
+            raise BadPattern()
+        p = dir_
+    dirs = [dir_]
+    for file in reversed(files):
+        matches: list[bytes] = []
+        for d in dirs:
+            _glob_in_dir(d, file, matches)
+        dirs = matches
+    return dirs
 
 
 def glob(pattern: str) -> list[str]:
@@ -315,3 +327,65 @@ def path_in_globs(globs: list[str], value: str) -> bool:
         if want in _glob_bytes(go_bytes(g)):
             return True
     return False
+
+
+# --------------------------------------------------------------------------
+# Glob without the file system
+# --------------------------------------------------------------------------
+
+
+def glob_may_return(pattern: str, value: str) -> bool:
+    """Could Go ``filepath.Glob(pattern)`` return ``value`` on some file system?
+
+    The check of an allow-list when the node's files are not here (``explain
+    --assume-node-files``, admission policies): the entries are assumed to exist, and
+    everything else is Glob's. Pattern matching alone (``filepath.Match``) is not enough:
+
+    - Glob reads directories, whose names are never ``.`` or ``..``, so
+      ``/dev/hugepages/..`` never comes back from ``/dev/hugepages/*``;
+    - Glob joins names with ``filepath.Join``, which cleans: ``/opt//kata/*`` returns
+      ``/opt/kata/qemu``, never ``/opt//kata/qemu``, and no result ends in ``/``;
+    - a pattern without meta characters comes back exactly as written (when it exists);
+    - a malformed pattern returns nothing.
+    """
+    return _glob_may_return(go_bytes(pattern), go_bytes(value))
+
+
+def _glob_may_return(pattern: bytes, value: bytes) -> bool:
+    if not _pattern_ok(pattern):
+        return False
+    if not _has_meta(pattern):
+        return value == pattern and value != b""
+    # Walk the levels from the last component inwards (Go recurses; a loop keeps 10,000
+    # levels off Python's stack). Each level's result is Join(dir result, name), with name
+    # a directory entry: non-empty, not '.' or '..', matching that level's component.
+    p, v = pattern, value
+    while True:
+        dir_, file = _split(p)
+        dir_ = _clean_glob_path(dir_)
+        vdir, name = _split(v)
+        if name in (b"", b".", b"..") or not _match_ok(file, name):
+            return False
+        if not _has_meta(dir_):
+            return _join(dir_, name) == v
+        if dir_ == p:
+            return False  # Go: ErrBadPattern
+        # a level with meta characters returns only Join results: clean, never "/" or "."
+        if vdir in (b"", b"/"):
+            return False
+        p, v = dir_, vdir[:-1]
+
+
+def _match_ok(pattern: bytes, name: bytes) -> bool:
+    try:
+        return _match_bytes(pattern, name)
+    except BadPattern:
+        return False
+
+
+def pattern_in_globs(globs: list[str], value: str) -> bool:
+    """``path_in_globs`` without the file system: some glob may return ``value``."""
+    if not globs or value == "" or "\x00" in value:
+        return False
+    want = go_bytes(value)
+    return any(_glob_may_return(go_bytes(g), want) for g in globs)
