@@ -83,7 +83,7 @@ def test_sparse_file_over_the_cap_is_refused_by_its_size(tmp_path):
         f.truncate(safeio.MAX_CONFIG_BYTES + 1)
     with pytest.raises(FileRefused) as e:
         read_bytes(p)
-    assert "larger than 4 MiB" in e.value.text
+    assert f"larger than {safeio.MAX_CONFIG_BYTES >> 20} MiB" in e.value.text
 
 
 def test_files_without_a_size_are_read_to_the_end():
