@@ -78,7 +78,7 @@ __all__ = [
 # Nesting bounds. Kata's files use table names of two or three parts and arrays one level
 # deep; every name prefix and nested value carries its own position, so a 20,000-part header
 # (40 KB of input) would cost 20,000**2 / 2 path elements (1.6 GB). 64 is twenty times any
-# real file and keeps the worst 4 MiB input (safeio.MAX_CONFIG_BYTES) within seconds and the
+# real file and keeps the worst 1 MiB input (safeio.MAX_CONFIG_BYTES) within seconds and the
 # memory ceiling; it is also far below Python's recursion limit.
 MAX_TABLE_NAME_PARTS = 64
 MAX_VALUE_NESTING = 64
