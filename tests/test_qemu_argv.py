@@ -358,3 +358,57 @@ def test_defaults_read_this_machine(install: Path, capsys) -> None:
     maxmem = int(re.search(r"maxmem=(\d+)M", argv[argv.index("-m") + 1]).group(1))
     assert maxmem == Host.real().memory_mib + 1024
     assert re.fullmatch(r"sandbox-[0-9a-f]{64}", argv[argv.index("-name") + 1])
+
+
+# -- a real network namespace ------------------------------------------------------------------
+
+NETNS_SCRIPT = """
+set -e
+ip link add eth1 type veth peer name peer1
+ip link add eth0 type veth peer name peer0
+ip link set eth1 address 0a:58:0a:f4:02:09
+ip link set eth0 address 0a:58:0a:f4:01:07
+ip addr add 10.244.1.7/24 dev eth0
+ip addr add 10.244.2.9/24 dev eth1
+ip link set lo up
+{extra}
+exec "$@"
+"""
+
+
+def run_in_netns(extra: str, *argv: str) -> subprocess.CompletedProcess:
+    """katacfg in a fresh network namespace holding two veth pairs (CNI's kind of links)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.fail("reading a network namespace needs root, unshare (util-linux) and ip "
+                    "(iproute2): run ./dev test, which installs them")
+    return subprocess.run(["unshare", "--net", "sh", "-c", NETNS_SCRIPT.format(extra=extra),
+                           "sh", sys.executable, "-m", "katacfg", *argv],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_netns_veth_interfaces_are_read(install: Path) -> None:
+    p = run_in_netns("", "--kata-config", stock(install), "qemu-argv", "--json", *FACTS,
+                     "--netns", "/proc/self/ns/net")
+    assert p.returncode == 0, p.stderr
+    argv = json.loads(p.stdout)["argv"]
+    netdevs = [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"]
+    assert netdevs == ["tap,id=network-0,vhost=on,vhostfds=3,fds=4",
+                       "tap,id=network-1,vhost=on,vhostfds=5,fds=6"]
+    devices = " ".join(argv)
+    assert "netdev=network-0,mac=0a:58:0a:f4:01:07" in devices  # eth0 first: name order
+    assert "netdev=network-1,mac=0a:58:0a:f4:02:09" in devices  # peers have no address
+
+
+def test_netns_other_links_are_refused(install: Path) -> None:
+    p = run_in_netns("ip link add mv0 link peer0 type macvlan && ip addr add 10.9.0.1/24 dev mv0",
+                     "--kata-config", stock(install), "qemu-argv", *FACTS,
+                     "--netns", "/proc/self/ns/net")
+    assert p.returncode == 1 and p.stderr.count("\n") == 1, p.stderr
+    assert "interface mv0" in p.stderr and "macvlan" in p.stderr
+
+
+def test_netns_missing_is_one_line(install: Path, capsys) -> None:
+    code, out, err = run_cli(capsys, "--kata-config", stock(install), "qemu-argv", *FACTS,
+                             "--netns", "katacfg-no-such-netns")
+    assert code == 1 and err.count("\n") == 1
+    assert "/var/run/netns/katacfg-no-such-netns" in err

@@ -40,6 +40,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-interface", action="append", default=[], metavar="NAME=MAC",
                    help="a veth interface CNI put in the pod's network namespace "
                         "(repeatable; default: none)")
+    p.add_argument("--netns", metavar="NAME|PATH",
+                   help="read the interfaces from this network namespace (a name of `ip netns` "
+                        "or a path such as /proc/PID/ns/net; needs root, nsenter and ip)")
     p.add_argument("--sandbox-id", metavar="ID",
                    help="the sandbox (pod) id (default: 64 random hex digits, as containerd)")
     p.add_argument("--uuid", metavar="UUID",
@@ -97,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         annotations = read_annotations(args)
         interfaces = _interfaces(args.host_interface)
+        if args.netns is not None and interfaces:
+            raise InputError("--netns and --host-interface both name the pod's interfaces; "
+                             "give one of them")
     except (ResolveInputError, InputError) as exc:
         return _refuse(args, KataError(str(exc), "input"), plain=True)
     host = host_from_args(args)
@@ -124,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     from katacfg.qemu.argv import build_qemu_command
 
     try:
+        if args.netns is not None:
+            from katacfg.qemu.netns import read_interfaces
+
+            interfaces = read_interfaces(args.netns)
         cfg = resolve(args.kata_config, annotations, host=host, mode=args.mode,
                       fallback=not args.strict_discovery)
         print_notes(cfg.diagnostics, only=("KC004", "KC240"))
