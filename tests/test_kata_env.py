@@ -3,7 +3,8 @@
 The recorded Go report is seed 000 (kata-runtime 1.7.2, format 1.0.23): its configuration is
 installed into a temporary root with the seed's kernel/image names and fake qemu, proxy,
 shim and netmon binaries printing the seed's versions, and loaded on the recorded host
-`seed-tlinux`. The 1.0.24 expectation for the same inputs is written from the spec.
+`seed-tlinux`. The 1.0.24 expectation for the same inputs is written from the spec; reports of
+the real Go runtime for other configurations are compared in test_kata_env_go.py.
 """
 from __future__ import annotations
 
@@ -355,22 +356,10 @@ def test_real_host_report_with_the_real_qemu(tmp_path):
     qemu_out = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout.strip()
     assert got["Hypervisor"]["Version"] == qemu_out
     assert got["Hypervisor"]["Path"] == os.path.realpath(qemu)
-    host = Host.real()
-    h = got["Host"]
-    assert h["Kernel"] == os.uname().release
-    assert h["Architecture"] == host.arch
-    assert (h["Distro"]["Name"], h["Distro"]["Version"]) == host.distro.value
-    assert (h["CPU"]["Vendor"], h["CPU"]["Model"]) == host.cpu_details.value
-    assert h["SupportVSocks"] == os.path.exists("/dev/vhost-vsock")
-    from katacfg.reports.kata_check import check_host
-
-    verdict = check_host(host, "qemu", extras=False)
-    assert h["VMContainerCapable"] == verdict.capable
-    if not verdict.capable:
+    # host values: checked against independent sources in test_kata_env_go.py
+    if not got["Host"]["VMContainerCapable"]:
         assert "VMContainerCapable = false" in proc.stderr
-        if host.kvm_usable:
-            assert "/dev/kvm is usable nevertheless" in proc.stderr
-    # everything but the host and the hypervisor equals the recorded Go report
+    # everything but the host and the hypervisor equals the seed report
     for section in ("Meta", "Image", "Kernel", "Initrd", "Proxy", "Shim", "Agent", "Netmon"):
         assert got[section] == want[section], section
     json_proc = subprocess.run(KATACFG + ["--kata-config", cfg, "kata-env", "--json"],
