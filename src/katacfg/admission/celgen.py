@@ -111,6 +111,87 @@ def alternation(patterns: list[str]) -> str:
     return "|".join(parts)
 
 
+def _scan_top(pattern: str) -> tuple[list[int], bool, bool] | None:
+    """Positions of unescaped '^' outside classes, whether there is a \\A, and whether
+    there is a '|' outside groups; None when the pattern is too unusual to tell."""
+    carets: list[int] = []
+    start_anchor = bar = False
+    depth = 0
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            if i + 1 >= n:
+                return None
+            nxt = pattern[i + 1]
+            if nxt == "A":
+                start_anchor = True
+            elif nxt == "Q":
+                return None
+            i += 2
+            continue
+        if ch == "[":
+            j = i + 1
+            if j < n and pattern[j] == "^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                if pattern[j] == "\\":
+                    j += 1
+                elif pattern.startswith("[:", j):
+                    end = pattern.find(":]", j + 2)
+                    if end < 0:
+                        return None
+                    j = end + 1
+                j += 1
+            if j >= n:
+                return None
+            i = j + 1
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            bar = True
+        elif ch == "^":
+            carets.append(i)
+        i += 1
+    return carets, start_anchor, bar
+
+
+def gate_key_regex(prefix: str, patterns: list[str]) -> str | None:
+    """One RE2 on the whole annotation name equivalent to Kata's unanchored search of each
+    pattern in the name after `prefix`; None when some pattern cannot be rewritten.
+
+    A pattern without '^' or \\A may match anywhere after the prefix: `prefix.*(?:p)`. A
+    pattern that starts with its only '^' and has no top-level '|' matches right after it.
+    (At the prefix's end, \\b and \\B see the '.' before the name, which is not a word
+    character, exactly as they see the start of text.) Names hold no newline.
+    """
+    alts = []
+    for p in patterns:
+        shape = _scan_top(p)
+        if shape is None or unterminated_quote(p):
+            return None
+        carets, start_anchor, bar = shape
+        if start_anchor:
+            return None
+        if not carets:
+            alts.append(f".*(?:{p})")
+        elif carets == [0] and not bar and p[1:2] not in ("*", "+", "?", "{"):
+            alts.append(f"(?:(?:){p[1:]})")  # '^' is true right after the prefix
+        else:
+            return None
+    if not alts:
+        return None
+    from katacfg.gocompat.re2 import compile_go
+
+    rx = "^" + re_escape(prefix) + "(?:" + "|".join(alts) + ")"
+    return rx if compile_go(rx) is not None else None
+
+
 # Patterns that find a match in every non-empty string without a newline (an annotation
 # name's suffix is never empty: a valid key cannot end with '.').
 MATCH_ANY = frozenset({"", ".*", ".+", ".", "^.*", "^.+", "^.", ".*$", ".+$", "^.*$",

@@ -302,21 +302,28 @@ def _gate(gen: _Gen, ps: PolicySet) -> None:
     if frx == "":
         return  # containerd passes no pod annotation at all
     passes = f" && k.matches({lit(frx)})" if frx else ""
-    rx = g.alternation(valid) if valid else None
-    if rx is not None:
-        fails = f"k.startsWith({lit(HYPERVISOR_PREFIX)}){passes} && !k.substring({HP_LEN}).matches({lit(rx)})"
+    # Standard CEL only where the patterns allow: one regex on the whole name; otherwise
+    # the name after the prefix (`substring`, Kubernetes' strings extension).
+    key_rx = g.gate_key_regex(HYPERVISOR_PREFIX, valid) if valid else None
+    rx = g.alternation(valid) if valid and key_rx is None else None
+    head = f"k.startsWith({lit(HYPERVISOR_PREFIX)}){passes}"
+    if key_rx is not None:
+        fails = f"{head} && !k.matches({lit(key_rx)})"
+    elif rx is not None:
+        fails = f"{head} && !k.substring({HP_LEN}).matches({lit(rx)})"
     else:
-        fails = f"k.startsWith({lit(HYPERVISOR_PREFIX)}){passes}"
+        fails = head
     flen = len(frx.encode()) if frx else 0
-    rlen = len(rx.encode()) if rx is not None else 0
 
     def per_key(n: int, hyp: bool, _kata: bool) -> int:
         cost = 1 + 1 + c.t(n)  # !( k.startsWith(prefix)
         if hyp:
             if frx:
                 cost += 1 + c.matches(n, flen)
-            if rx is not None:
-                cost += 1 + 1 + c.t(n) + c.matches(n - HP_LEN, rlen)
+            if key_rx is not None:
+                cost += 1 + 1 + c.matches(n, len(key_rx.encode()))
+            elif rx is not None:
+                cost += 1 + 1 + c.t(n) + c.matches(n - HP_LEN, len(rx.encode()))
         return cost
     where = gen.where("enable_annotations")
     shown = "[" + ", ".join(strconv.quote(p) for p in patterns) + "]"
