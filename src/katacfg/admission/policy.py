@@ -177,6 +177,8 @@ class _Gen:
         lookup over its annotations says pod container (never deny what Kata may accept),
         and refused (`deny`) only for an unknown value of the first key, which every
         model agrees reaches Kata first (the CRI adds its own type under a later key).
+        CRI-O: the first key only when allowed_annotations lets it through; its own key
+        may be replaced by the pod's (skip on `container`), never refused.
         """
         rt = self.target.runtime
         first, second = cri.CONTAINER_TYPE_KEYS[0], cri.CONTAINER_TYPE_KEYS[1]
@@ -190,7 +192,8 @@ class _Gen:
             allowed.update(w.allowed_annotations)
         if first in allowed:
             keys.append(first)
-        keys.append(second)  # a pod value replaces CRI-O's own
+        if not deny:
+            keys.append(second)  # a pod value may replace CRI-O's own
         return keys
 
     def ctype_expr(self, deny: bool = False) -> str | None:
