@@ -116,3 +116,21 @@ def test_bad_input_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert rc == 1 and err.count("\n") == 1 and "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["policy", "--runtime-class", "kata", "--node-cpus", "0"])
+
+
+def test_readme_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's example, as written there."""
+    rc = main(["--kata-config", str(DATA / "policy" / "configuration-qemu.toml"), "policy",
+               "--containerd-config", str(CONTAINERD), "--runtime-class", "kata",
+               "--assume-node-files", "--deny"])
+    out = capsys.readouterr()
+    assert rc == 0
+    readme = (DATA.parent.parent / "README.md").read_text()
+    line = next(s for s in out.err.splitlines() if s.startswith("katacfg: kata: "))
+    assert line in readme
+    objs = [o for o in yaml.safe_load_all(out.out) if o is not None]
+    bad = yaml.safe_load((DATA / "policy" / "bad-pod.yaml").read_text())
+    first = evaluate(objs, bad).failures[0]
+    head, _, rest = first.partition(" [katacfg: ")
+    assert f"denied request: {head} [katacfg: " in readme
+    assert rest.split("configuration-qemu.toml:")[1] in readme
