@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from katacfg.cli import main
 from katacfg.errors import KataError
@@ -412,3 +414,64 @@ def test_netns_missing_is_one_line(install: Path, capsys) -> None:
                              "--netns", "katacfg-no-such-netns")
     assert code == 1 and err.count("\n") == 1
     assert "/var/run/netns/katacfg-no-such-netns" in err
+
+
+# -- edges and properties ----------------------------------------------------------------------
+
+def test_socket_paths_too_long_per_stage(install: Path) -> None:
+    path = stock(install, hypervisor_qemu={"shared_fs": "virtio-fs"})
+    # /run/vc/vm/<id>/console.sock fits 107 bytes with 83, vhost-fs.sock needs 82
+    with pytest.raises(KataError) as err:
+        build(path, sandbox_id="a" * 83)
+    assert (err.value.stage, err.value.text) == (
+        "agent", f"path too long (got 108, max 107): /run/vc/vm/{'a' * 83}/vhost-fs.sock")
+    with pytest.raises(KataError) as err:
+        build(path, sandbox_id="a" * 84)
+    assert err.value.stage == "create" and err.value.text.endswith("/console.sock")
+    assert build(path, sandbox_id="a" * 82).argv
+
+
+HV_VALUES = {
+    "default_vcpus": st.sampled_from(["1", "2", "4", "0", "-1"]),
+    "default_maxvcpus": st.sampled_from(["0", "1", "2", "8", "300"]),
+    "default_memory": st.sampled_from(["1024", "4096", "0"]),
+    "memory_slots": st.sampled_from(["0", "1", "255", "256"]),
+    "memory_offset": st.sampled_from(["0", "4294967295"]),
+    "machine_type": st.sampled_from(["pc", "q35", "microvm", "virt", "pc-lite", "s390"]),
+    "enable_iommu": st.sampled_from(["true", "false"]),
+    "enable_iothreads": st.sampled_from(["true", "false"]),
+    "use_vsock": st.sampled_from(["true", "false"]),
+    "shared_fs": st.sampled_from(["virtio-9p", "virtio-fs"]),
+    "block_device_driver": st.sampled_from(["virtio-scsi", "virtio-blk", "nvdimm"]),
+    "enable_hugepages": st.sampled_from(["true", "false"]),
+    "enable_mem_prealloc": st.sampled_from(["true", "false"]),
+    "use_nvdimm": st.sampled_from(["true", "false"]),
+    "pcie_root_port": st.sampled_from(["0", "2"]),
+    "kernel_params": st.sampled_from(["", "quiet a=b", "=x"]),
+    "cpu_features": st.sampled_from(["", "pmu=off,-avx"]),
+    "machine_accelerators": st.sampled_from([",usb=off", "usb=off"]),
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(sorted(HV_VALUES)), st.none(), max_size=6).flatmap(
+    lambda keys: st.fixed_dictionaries({HV + k: HV_VALUES[k] for k in keys})),
+       st.lists(st.sampled_from(["eth0", "eth1", "net2"]), unique=True, max_size=3),
+       st.booleans())
+def test_any_pod_gets_a_command_line_or_one_refusal(install: Path, annotations: dict,
+                                                    names: list, nested: bool) -> None:
+    path = stock(install)
+    host = node(nested=nested)
+    interfaces = [(n, f"0a:58:00:00:00:{i:02x}") for i, n in enumerate(names)]
+    try:
+        cmd = build(path, annotations, host=host, interfaces=interfaces)
+    except KataError as exc:
+        assert exc.stage in ("annotations", "hypervisor", "create", "agent", "network", "launch")
+        assert exc.text and "\n" not in exc.text
+        return
+    assert cmd.origins[-1].stop == len(cmd.argv)
+    assert cmd.argv.count("-append") == 1 and cmd.argv[-2] == "-smp"
+    assert sum(a == "-netdev" for a in cmd.argv) == len(names)
+    fds = [int(f) for a in cmd.argv for f in re.findall(r"(?:vhost)?fds?=([\d:]+)", a)
+           for f in f.split(":")]
+    assert fds == list(range(3, 3 + len(fds)))  # extra files numbered from 3, in order
