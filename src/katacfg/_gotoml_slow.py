@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 from katacfg.gotoml import (
     _INF,
     MAX_TABLE_NAME_PARTS,
@@ -165,7 +169,8 @@ class _Lexer:
 
     def skip_ws(self) -> None:
         # lx.skip(isWhitespace): consume blanks, then ignore them
-        self.pos = _RE_WS.match(self.input, self.pos).end()
+        m = _RE_WS.match(self.input, self.pos)
+        self.pos = m.end() if m is not None else self.pos
         self.start = self.pos
 
     # -- states --------------------------------------------------------------
@@ -716,64 +721,82 @@ def _go_parse_layout(s: str, layout: int):
     hour = minute = second = nsec = 0
     offset = None
     if layout != 2:
-        if s[i:i + 1] != "T":
+        t = _go_parse_clock(s, i, layout == 0)
+        if t is None:
             return None
-        r = _getnum(s, i + 1, False)
-        if r is None:
-            return None
-        hour, i = r
-        if hour >= 24:
-            return None
-        if s[i:i + 1] != ":":
-            return None
-        r = _getnum(s, i + 1, True)
-        if r is None:
-            return None
-        minute, i = r
-        if minute >= 60:
-            return None
-        if s[i:i + 1] != ":":
-            return None
-        r = _getnum(s, i + 1, True)
-        if r is None:
-            return None
-        second, i = r
-        if second >= 60:
-            return None
-        # fractional seconds are accepted although the layouts have none
-        if n - i >= 2 and s[i] in ".," and _is_digit_at(s, i + 1):
-            j = i + 2
-            while j < n and "0" <= s[j] <= "9":
-                j += 1
-            nbytes = min(j - i, 10)
-            nsec = int(s[i + 1:i + nbytes]) * 10 ** (10 - nbytes)
-            i = j
-        if layout == 0:
-            if i < n and s[i] == "Z":
-                i += 1
-                offset = 0
-            else:
-                if n - i < 6 or s[i + 3] != ":":
-                    return None
-                sign = s[i]
-                rh = _getnum(s[i + 1:i + 3], 0, True)
-                rm = _getnum(s[i + 4:i + 6], 0, True)
-                if rh is None or rm is None:
-                    return None
-                if rh[0] > 24 or rm[0] > 60:
-                    return None
-                if sign == "+":
-                    offset = (rh[0] * 60 + rm[0]) * 60
-                elif sign == "-":
-                    offset = -(rh[0] * 60 + rm[0]) * 60
-                else:
-                    return None
-                i += 6
+        hour, minute, second, nsec, offset, i = t
     if i != n:
         return None
     if day < 1 or day > _days_in(month, year):
         return None
     return GoDatetime(s, year, month, day, hour, minute, second, nsec, offset)
+
+
+def _go_parse_clock(s: str, i: int, zone: bool):
+    """"T15:04:05" (fraction accepted) and, with `zone`, "Z07:00" from s[i]; returns
+    (hour, minute, second, nsec, offset, end) or None."""
+    n = len(s)
+    nsec = 0
+    offset = None
+    if s[i:i + 1] != "T":
+        return None
+    r = _getnum(s, i + 1, False)
+    if r is None:
+        return None
+    hour, i = r
+    if hour >= 24:
+        return None
+    if s[i:i + 1] != ":":
+        return None
+    r = _getnum(s, i + 1, True)
+    if r is None:
+        return None
+    minute, i = r
+    if minute >= 60:
+        return None
+    if s[i:i + 1] != ":":
+        return None
+    r = _getnum(s, i + 1, True)
+    if r is None:
+        return None
+    second, i = r
+    if second >= 60:
+        return None
+    # fractional seconds are accepted although the layouts have none
+    if n - i >= 2 and s[i] in ".," and _is_digit_at(s, i + 1):
+        j = i + 2
+        while j < n and "0" <= s[j] <= "9":
+            j += 1
+        nbytes = min(j - i, 10)
+        nsec = int(s[i + 1:i + nbytes]) * 10 ** (10 - nbytes)
+        i = j
+    if zone:
+        z = _go_parse_zone(s, i)
+        if z is None:
+            return None
+        offset, i = z
+    return hour, minute, second, nsec, offset, i
+
+
+def _go_parse_zone(s: str, i: int):
+    """"Z" or "+07:00" at s[i]: (offset seconds, end) or None."""
+    n = len(s)
+    if i < n and s[i] == "Z":
+        return 0, i + 1
+    if n - i < 6 or s[i + 3] != ":":
+        return None
+    sign = s[i]
+    rh = _getnum(s[i + 1:i + 3], 0, True)
+    rm = _getnum(s[i + 4:i + 6], 0, True)
+    if rh is None or rm is None:
+        return None
+    if rh[0] > 24 or rm[0] > 60:
+        return None
+    if sign == "+":
+        return (rh[0] * 60 + rm[0]) * 60, i + 6
+    if sign == "-":
+        return -(rh[0] * 60 + rm[0]) * 60, i + 6
+    return None
 
 
 def _parse_datetime(s: str):
@@ -818,7 +841,7 @@ class _Parser:
             return self.current_key
         return "%s.%s" % (".".join(self.context), self.current_key)
 
-    def _raise(self, detail: str, off: int | None, go_panic: bool = False):
+    def _raise(self, detail: str, off: int | None, go_panic: bool = False) -> NoReturn:
         key = self.current()
         msg = "Near line %d (last key parsed '%s'): %s" % (self.approx_line, key, detail)
         col = char_line = None
@@ -830,10 +853,10 @@ class _Parser:
         raise TomlSyntaxError(msg, self.approx_line, col, detail, char_line=char_line,
                               key=key, offset=off, go_panic=go_panic)
 
-    def panicf(self, detail: str, off: int | None) -> None:
+    def panicf(self, detail: str, off: int | None) -> NoReturn:
         self._raise(detail, off)
 
-    def bug(self, detail: str, off: int | None) -> None:
+    def bug(self, detail: str, off: int | None) -> NoReturn:
         self._raise("BUG: " + detail, off, go_panic=True)
 
     # -- items ---------------------------------------------------------------
@@ -908,8 +931,9 @@ class _Parser:
             self.current_key = self.key_string(kname)
             ipath = self.ctx_ipath + (self.current_key,)
             vit = self.next()
+            inner: dict | None
             if vit[0] == _ARRAY or vit[0] == _ITABLE_START:
-                inner: dict = {}
+                inner = {}
                 val, _ = self.value(vit, ipath, inner)
             else:
                 inner = None
@@ -939,20 +963,7 @@ class _Parser:
         if typ == _RAW_STRING:
             return val, "String"
         if typ == _INTEGER:
-            if not _num_underscores_ok(val):
-                self.panicf("Invalid integer %s: underscores must be surrounded by digits"
-                            % go_quote(val), off)
-            v = val.replace("_", "")
-            digits = v.lstrip("+-").lstrip("0")
-            if len(digits) > 19:
-                num = None
-            else:
-                num = int(v)
-                if not (-(1 << 63) <= num < (1 << 63)):
-                    num = None
-            if num is None:
-                self.panicf("Integer '%s' is out of the range of 64-bit signed integers." % val, off)
-            return num, "Integer"
+            return self._integer(val, off), "Integer"
         if typ == _BOOL:
             if val == "true":
                 return True, "Bool"
@@ -965,21 +976,7 @@ class _Parser:
         if typ == _RAW_ML_STRING:
             return _strip_first_newline(val), "String"
         if typ == _FLOAT:
-            for part in _RE_FLOAT_FIELDS.split(val):
-                if part and not _num_underscores_ok(part):
-                    self.panicf("Invalid float %s: underscores must be surrounded by digits"
-                                % go_quote(val), off)
-            if not _num_periods_ok(val):
-                self.panicf("Invalid float %s: '.' must be followed by one or more digits"
-                            % go_quote(val), off)
-            v = val.replace("_", "")
-            if _RE_FLOAT_SYNTAX.fullmatch(v) is None:
-                self.panicf("Invalid float value: %s" % go_quote(val), off)
-            num = float(v)
-            if num in (_INF, -_INF):
-                self.panicf("Float '%s' is out of the range of 64-bit IEEE-754 "
-                            "floating-point numbers." % val, off)
-            return num, "Float"
+            return self._float(val, off), "Float"
         if typ == _DATETIME:
             t = _parse_datetime(val)
             if t is None:
@@ -989,50 +986,89 @@ class _Parser:
             self._raise("arrays and inline tables nested more than %d deep; katacfg reads at "
                         "most %d" % (MAX_VALUE_NESTING, MAX_VALUE_NESTING), off)
         if typ == _ARRAY:
-            array: list = []
-            types: list = []
-            it = self.next()
-            while it[0] != _ARRAY_END:
-                if it[0] == _COMMENT_START:
-                    self.expect(_TEXT)
-                    it = self.next()
-                    continue
-                v, t = self.value(it, ipath + (len(array),), posd, depth + 1)
-                array.append(v)
-                types.append((t, it[3]))
-                it = self.next()
-            if types:
-                first = types[0][0]
-                for t, toff in types[1:]:
-                    if t != first:
-                        self.panicf("Array contains values of type '%s' and '%s', but arrays "
-                                    "must be homogeneous." % (first, t), toff)
-            return array, "Array"
+            return self._array(ipath, posd, depth), "Array"
         if typ == _ITABLE_START:
-            h: dict = {}
-            outer_context = self.context
-            outer_key = self.current_key
-            self.context = outer_context + [self.current_key]
-            self.current_key = ""
-            it = self.next()
-            while it[0] != _ITABLE_END:
-                if it[0] != _KEY_START:
-                    self.bug("Expected key start but instead found %s, around line %d"
-                             % (go_quote(it[1]), self.approx_line), it[3])
-                k = self.next()
-                self.approx_line = k[2]
-                kname = self.key_string(k)
-                self.current_key = kname
-                kpath = ipath + (kname,)
-                v, _ = self.value(self.next(), kpath, posd, depth + 1)
-                if posd is not None and len(kpath) <= _MAX_POSITION_DEPTH:
-                    posd[kpath] = self._position(k)
-                h[kname] = v
-                it = self.next()
-            self.context = outer_context
-            self.current_key = outer_key
-            return h, "Hash"
+            return self._inline_table(ipath, posd, depth), "Hash"
         self.bug("Unexpected value type: %s" % _ITEM_NAMES.get(typ, typ), off)
+
+    def _integer(self, val: str, off: int) -> int:
+        if not _num_underscores_ok(val):
+            self.panicf("Invalid integer %s: underscores must be surrounded by digits"
+                        % go_quote(val), off)
+        v = val.replace("_", "")
+        digits = v.lstrip("+-").lstrip("0")
+        if len(digits) > 19:
+            num = None
+        else:
+            num = int(v)
+            if not (-(1 << 63) <= num < (1 << 63)):
+                num = None
+        if num is None:
+            self.panicf("Integer '%s' is out of the range of 64-bit signed integers." % val, off)
+        return num
+
+    def _float(self, val: str, off: int) -> float:
+        for part in _RE_FLOAT_FIELDS.split(val):
+            if part and not _num_underscores_ok(part):
+                self.panicf("Invalid float %s: underscores must be surrounded by digits"
+                            % go_quote(val), off)
+        if not _num_periods_ok(val):
+            self.panicf("Invalid float %s: '.' must be followed by one or more digits"
+                        % go_quote(val), off)
+        v = val.replace("_", "")
+        if _RE_FLOAT_SYNTAX.fullmatch(v) is None:
+            self.panicf("Invalid float value: %s" % go_quote(val), off)
+        fnum = float(v)
+        if fnum in (_INF, -_INF):
+            self.panicf("Float '%s' is out of the range of 64-bit IEEE-754 "
+                        "floating-point numbers." % val, off)
+        return fnum
+
+    def _array(self, ipath: tuple, posd: dict | None, depth: int) -> list:
+        array: list = []
+        types: list = []
+        it = self.next()
+        while it[0] != _ARRAY_END:
+            if it[0] == _COMMENT_START:
+                self.expect(_TEXT)
+                it = self.next()
+                continue
+            v, t = self.value(it, ipath + (len(array),), posd, depth + 1)
+            array.append(v)
+            types.append((t, it[3]))
+            it = self.next()
+        if types:
+            first = types[0][0]
+            for t, toff in types[1:]:
+                if t != first:
+                    self.panicf("Array contains values of type '%s' and '%s', but arrays "
+                                "must be homogeneous." % (first, t), toff)
+        return array
+
+    def _inline_table(self, ipath: tuple, posd: dict | None, depth: int) -> dict:
+        h: dict = {}
+        outer_context = self.context
+        outer_key = self.current_key
+        self.context = outer_context + [self.current_key]
+        self.current_key = ""
+        it = self.next()
+        while it[0] != _ITABLE_END:
+            if it[0] != _KEY_START:
+                self.bug("Expected key start but instead found %s, around line %d"
+                         % (go_quote(it[1]), self.approx_line), it[3])
+            k = self.next()
+            self.approx_line = k[2]
+            kname = self.key_string(k)
+            self.current_key = kname
+            kpath = ipath + (kname,)
+            v, _ = self.value(self.next(), kpath, posd, depth + 1)
+            if posd is not None and len(kpath) <= _MAX_POSITION_DEPTH:
+                posd[kpath] = self._position(k)
+            h[kname] = v
+            it = self.next()
+        self.context = outer_context
+        self.current_key = outer_key
+        return h
 
     def replace_escapes(self, s: str, off: int) -> str:
         if "\\" not in s and (s.isascii() or _RE_SURROGATE.search(s) is None):

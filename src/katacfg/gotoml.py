@@ -415,36 +415,10 @@ def _parse_fast(text: str):
             continue
         indent = len(line) - len(s)
         if s[0] == "[":
-            close = s.find("]")
-            if close < 0 or s[1:2] == "[" or not _end_ok(s[close + 1:]):
+            table = _fast_header(s, indent, number, root, positions)
+            if table is None:
                 return None
-            h = root
-            path: tuple = ()
-            col = indent + 2  # 1-based column just after '['
-            parts = s[1:close].split(".")
-            if len(parts) > MAX_TABLE_NAME_PARTS:
-                return None  # the slow path refuses it, with its line
-            for k, part in enumerate(parts):
-                name = part.strip(" \t")
-                if not _is_bare(name):
-                    return None
-                name_col = col + (len(part) - len(part.lstrip(" \t")))
-                col += len(part) + 1
-                path += (name,)
-                if k < len(parts) - 1:
-                    t = h.get(name)
-                    if t is None:
-                        t = h[name] = {}
-                        positions[path] = (number, name_col)
-                    elif type(t) is not dict:
-                        return None
-                    h = t
-                else:
-                    if name in h:
-                        return None
-                    cur = h[name] = {}
-                    cur_path = path
-                    positions[path] = (number, name_col)
+            cur, cur_path = table
             continue
         key, eq, value = s.partition("=")
         key = key.rstrip(" \t")
@@ -484,6 +458,43 @@ def _parse_fast(text: str):
         cur[key] = v
         positions[cur_path + (key,)] = (number, indent + 1)
     return Document(root, positions)
+
+
+def _fast_header(s: str, indent: int, number: int, root: dict,
+                 positions: dict) -> tuple[dict, tuple] | None:
+    """A `[a.b]` header line of the fast path: the new table and its path, or None."""
+    close = s.find("]")
+    if close < 0 or s[1:2] == "[" or not _end_ok(s[close + 1:]):
+        return None
+    h = root
+    path: tuple = ()
+    col = indent + 2  # 1-based column just after '['
+    parts = s[1:close].split(".")
+    if len(parts) > MAX_TABLE_NAME_PARTS:
+        return None  # the slow path refuses it, with its line
+    last = len(parts) - 1
+    for k, part in enumerate(parts):
+        name = part.strip(" \t")
+        if not _is_bare(name):
+            return None
+        name_col = col + (len(part) - len(part.lstrip(" \t")))
+        col += len(part) + 1
+        path += (name,)
+        if k == last:
+            if name in h:
+                return None
+            table: dict = {}
+            h[name] = table
+            positions[path] = (number, name_col)
+            return table, path
+        t = h.get(name)
+        if t is None:
+            t = h[name] = {}
+            positions[path] = (number, name_col)
+        elif type(t) is not dict:
+            return None
+        h = t
+    return None
 
 
 # Set to False to force every parse through the character-level port.

@@ -60,6 +60,9 @@ class Adjustment(Record):
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeVar
+
+    S = TypeVar("S", bound=Record)
 
     # normalise(value, default, host, hypervisor profile or None) -> (value, adjustment or None)
     Normaliser = Callable[[Any, Any, Any, Any], tuple[Any, Adjustment | None]]
@@ -109,10 +112,10 @@ def opt(gotype: str, default: Any, doc: str, *, zero: Any = None, **kw: Any) -> 
     return field(zero, metadata={"option": option})
 
 
-def section(name: str):  # type: ignore[no-untyped-def]
+def section(name: str) -> Callable[[type[S]], type[S]]:
     """Class decorator: bind each field's Option to its key and section."""
 
-    def bind(cls):  # type: ignore[no-untyped-def]
+    def bind(cls: type[S]) -> type[S]:
         options: list[Option] = []
         for key in cls.FIELDS:
             o = cls.METADATA[key].get("option")
@@ -128,7 +131,7 @@ def section(name: str):  # type: ignore[no-untyped-def]
             o = o.replace(key=key, section=name, annotation=ann)
             cls.METADATA[key]["option"] = o
             options.append(o)
-        cls.OPTIONS = tuple(options)
+        cls.OPTIONS = tuple(options)  # type: ignore[attr-defined]
         return cls
 
     return bind

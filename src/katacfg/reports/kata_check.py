@@ -230,34 +230,51 @@ def _reference(ev: _Eval, host: Host, arch: str, vendor: str | None,
         return block.error
 
     if arch == "amd64":
-        flags = host.cpu_flags
-        if not flags:
-            ev.checks.append(Check("cpuinfo", "flags", "CPU flags line", False,
-                                   f"no `flags` line in the first CPU of {PROC_CPUINFO}", True))
-            ev.failed.append("CPU details flags")
-            return "Cannot find CPU flags"
-        for rule in rules:
-            if rule.kind == "attribute":
-                found = find_word(block.value or "", rule.name)
-                ev.add(rule, found, "in the first CPU of /proc/cpuinfo" if found
-                       else f"not in the first CPU of {PROC_CPUINFO}")
-        for rule in rules:
-            if rule.kind == "flag":
-                found = find_word(flags, rule.name)
-                ev.add(rule, found, "in the CPU flags" if found
-                       else f"not in the CPU flags ({PROC_CPUINFO})")
-
+        error = _cpu_flags(ev, host, rules, block.value or "")
+        if error is not None:
+            return error
     if arch == "ppc64le":
-        smt_rule = next(r for r in rules if r.kind == "smt")
-        text = host.cpuinfo.value or ""
-        power = _power_generation(text)
-        if power <= 8 and not host.smt_off:
-            ev.add(smt_rule, False, f"POWER{power or '?'}: SMT is on (`ppc64_cpu --smt`)")
-            return f"SMT is not Off. {FAIL_MESSAGE}"
-        ev.add(smt_rule, True, f"POWER{power}: SMT need not be off" if power > 8
-               else "SMT is off (or ppc64_cpu is not installed)")
+        error = _smt(ev, host, rules)
+        if error is not None:
+            return error
+    return _kernel_modules(ev, host, rules)
 
-    # kernel modules (checkKernelModules): the VMM probe error ends the test
+
+def _cpu_flags(ev: _Eval, host: Host, rules: tuple[Rule, ...], block: str) -> str | None:
+    """amd64: the CPU attributes and flags of the first CPU."""
+    flags = host.cpu_flags
+    if not flags:
+        ev.checks.append(Check("cpuinfo", "flags", "CPU flags line", False,
+                               f"no `flags` line in the first CPU of {PROC_CPUINFO}", True))
+        ev.failed.append("CPU details flags")
+        return "Cannot find CPU flags"
+    for rule in rules:
+        if rule.kind == "attribute":
+            found = find_word(block, rule.name)
+            ev.add(rule, found, "in the first CPU of /proc/cpuinfo" if found
+                   else f"not in the first CPU of {PROC_CPUINFO}")
+    for rule in rules:
+        if rule.kind == "flag":
+            found = find_word(flags, rule.name)
+            ev.add(rule, found, "in the CPU flags" if found
+                   else f"not in the CPU flags ({PROC_CPUINFO})")
+    return None
+
+
+def _smt(ev: _Eval, host: Host, rules: tuple[Rule, ...]) -> str | None:
+    """ppc64le: POWER8 and older need SMT off."""
+    smt_rule = next(r for r in rules if r.kind == "smt")
+    power = _power_generation(host.cpuinfo.value or "")
+    if power <= 8 and not host.smt_off:
+        ev.add(smt_rule, False, f"POWER{power or '?'}: SMT is on (`ppc64_cpu --smt`)")
+        return f"SMT is not Off. {FAIL_MESSAGE}"
+    ev.add(smt_rule, True, f"POWER{power}: SMT need not be off" if power > 8
+           else "SMT is off (or ppc64_cpu is not installed)")
+    return None
+
+
+def _kernel_modules(ev: _Eval, host: Host, rules: tuple[Rule, ...]) -> str | None:
+    """checkKernelModules: the VMM probe error ends the test; then modules and parameters."""
     vmm = host.running_on_vmm
     if vmm.error is not None:
         ev.checks.append(Check("cpuinfo", "hypervisor flag", "running on a VMM?", False,
