@@ -475,3 +475,15 @@ def test_any_pod_gets_a_command_line_or_one_refusal(install: Path, annotations: 
     fds = [int(f) for a in cmd.argv for f in re.findall(r"(?:vhost)?fds?=([\d:]+)", a)
            for f in f.split(":")]
     assert fds == list(range(3, 3 + len(fds)))  # extra files numbered from 3, in order
+
+
+def test_why_the_agent_channel_is_a_serial_port(install: Path) -> None:
+    no_agent_table = stock(install, hypervisor_qemu={"use_vsock": True}, agent_kata=None)
+    cmd = build(no_agent_table)
+    channel = next(o for o in cmd.origins if o.what.startswith("agent channel"))
+    assert channel.what == "agent channel (serial port)"
+    assert "[agent.kata]" in channel.sources[0].render()
+    assert "agent.use_vsock=true" in cmd.kernel_cmdline
+    cmd = build(stock(install), {HV + "use_vsock": "true"})
+    channel = next(o for o in cmd.origins if o.what.startswith("agent channel"))
+    assert channel.sources[0].kind == "annotation" and "not the agent's" in channel.sources[0].note

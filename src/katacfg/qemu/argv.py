@@ -601,7 +601,7 @@ class _Builder:
                       "name=agent.channel.0", "-chardev",
                       f"socket,id=charch0,path={path},server,nowait"],
                      "agent channel (serial port)",
-                     self.src("use_vsock", "the agent's use_vsock is false"))
+                     self.src("use_vsock", self.serial_reason() if self.explain else ""))
         share = f"{SHARED_SANDBOXES}/{self.id}/shared"
         self.share = share
         if h.shared_fs == "virtio-fs":
@@ -628,6 +628,20 @@ class _Builder:
             self.add(["-device", dev, "-fsdev", f"local,id={fs_id},path={share},"
                       "security_model=none,multidevs=remap"], "shared folder (9p)",
                      self.src("shared_fs"))
+
+    def serial_reason(self) -> str:
+        """Why the agent talks over a serial port although use_vsock may be true."""
+        h, cfg = self.h, self.cfg
+        if not h.use_vsock:
+            return "no vsock: the agent talks over a virtio serial port"
+        if "hypervisor.use_vsock" in self.applied:
+            return ("the annotation changes the hypervisor's use_vsock (agent.use_vsock=true on "
+                    "the kernel command line) but not the agent's, copied when loading: the "
+                    "channel stays a serial port")
+        if cfg.mode == "cli" and self.cfg.line_of("agent", "kata") is None:
+            return ("kata-runtime copies use_vsock to the agent only from an [agent.kata] table; "
+                    "there is none, so the channel stays a serial port")
+        return "the agent's use_vsock is false"
 
     # -- network --------------------------------------------------------------------------
     def network(self, interfaces: Sequence[tuple[str, str]]) -> None:
