@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "qemu-argv": ("qemu_argv", "print the exact QEMU command line of a pod sandbox, and why", ()),
     "admit": ("admit", "admission verdicts on Kata pods (AdmissionReview or YAML), offline", ()),
     "webhook": ("webhook", "serve admission verdicts as a validating webhook (HTTPS)", ()),
+    "boot": ("boot", "start QEMU with a sandbox's command line and check the guest from inside",
+             ()),
 }
 SHOW_PATHS_FLAG = "--kata-show-default-config-paths"
 
