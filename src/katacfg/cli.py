@@ -67,11 +67,19 @@ GLOBAL_OPTIONS: tuple[Opt, ...] = (
 )
 
 
+class Args:
+    """Parsed options (argparse.Namespace without importing argparse, nor `types`)."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"Args({', '.join(f'{k}={v!r}' for k, v in self.__dict__.items())})"
+
+
 def _quick_parse(argv: list[str], command: str, options: tuple[Opt, ...]):  # type: ignore[no-untyped-def]
     """Parse a plain command line of simple options without argparse, or return None
     (then argparse parses it, with its help and its error messages)."""
-    from types import SimpleNamespace
-
     values: dict[str, object] = {o.dest: (o.default if o.value else False)
                                  for o in GLOBAL_OPTIONS + options}
     scope = GLOBAL_OPTIONS
@@ -109,7 +117,7 @@ def _quick_parse(argv: list[str], command: str, options: tuple[Opt, ...]):  # ty
         i += 1
     if scope is GLOBAL_OPTIONS:
         return None
-    return SimpleNamespace(**values)
+    return Args(**values)
 
 
 def _command_for(token: str) -> str | None:
@@ -200,11 +208,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
     args.prestarted = early
-    from importlib import import_module
-
     from katacfg.errors import KataError
 
-    module = import_module(f"katacfg.commands.{COMMANDS[command][0]}")  # type: ignore[index]
+    name = f"katacfg.commands.{COMMANDS[command or _command_for(args.command)][0]}"  # type: ignore[index]
+    __import__(name)  # importlib itself is an import (start-up time)
+    module = sys.modules[name]
     try:
         return int(module.run(args))
     except KataError as exc:

@@ -54,8 +54,6 @@ releases differed in these corner cases only.
 """
 from __future__ import annotations
 
-from datetime import UTC
-
 from katacfg.records import Record
 
 TYPE_CHECKING = False
@@ -167,8 +165,8 @@ class GoDatetime:
 
     def _to_datetime(self) -> datetime | None:
         # datetime is imported here: few configurations hold one, and start-up counts
+        from datetime import UTC, timedelta, timezone
         from datetime import datetime as _dt
-        from datetime import timedelta, timezone
 
         try:
             naive = _dt(self.year, self.month, self.day, self.hour, self.minute,

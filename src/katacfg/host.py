@@ -21,6 +21,7 @@ from katacfg.records import Record
 
 TYPE_CHECKING = False  # typing costs milliseconds of start-up
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any, Generic, TypeVar
 
     T = TypeVar("T")
@@ -130,6 +131,15 @@ class KvmProbe(Record):
 
 
 _MISSING = object()
+
+
+class _Pending:
+    """A fact whose subprocess is running (collected on first use)."""
+
+    __slots__ = ("probes",)
+
+    def __init__(self, probes: Any) -> None:
+        self.probes = probes
 
 
 class Host:
@@ -622,15 +632,32 @@ class Host:
         cache = self._cache
         value = cache.get(key, _MISSING)
         if value is _MISSING:
-            from katacfg.reports.versions import run_status
-
-            result = run_status(["modprobe", "--dry-run", "--quiet", name], timeout=2.0)
-            if result.ok:
-                value = Fact(True)
-            else:
-                value = Fact(False, result.problem)
+            self.start_modprobe((name,))
+            value = cache[key]
+        if isinstance(value, _Pending):
+            result = value.probes.result("modprobe")
+            value.probes.cancel()
+            value = Fact(True) if result.ok else Fact(False, result.problem)
             cache[key] = value
         return value
+
+    def start_modprobe(self, names: Iterable[str]) -> None:
+        """Start `modprobe --dry-run` for each module not answered yet, all at once.
+
+        kata-check may ask about several missing modules: their dry runs then overlap
+        instead of running one after another (modprobe_would_load collects each answer).
+        """
+        loadable = self._overrides.get("loadable_modules")
+        if loadable is not None or not self._real:
+            return
+        from katacfg.reports.versions import Probes
+
+        for name in names:
+            key = "modprobe:" + name
+            if key not in self._cache:
+                probes = Probes(2.0, ("--dry-run", "--quiet", name))
+                probes.start("modprobe")
+                self._cache[key] = _Pending(probes)
 
     # ------------------------------------------------------------ devices
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
+from katacfg.cli import Opt
+from katacfg.commands.env import seconds
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -17,27 +20,46 @@ if TYPE_CHECKING:
 NO_NETWORK_ENV = "KATA_CHECK_NO_NETWORK"
 
 
-def configure(parser: Any) -> None:
-    parser.add_argument("--json", action="store_true",
-                        help='print {"capable": bool, "checks": [...]} as JSON')
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="also show checks the reference skips, descriptions and host facts")
-    parser.add_argument("-s", "--strict", action="store_true",
-                        help="also check that proxy and shim versions match the runtime's")
-    parser.add_argument("-n", "--no-network-checks", action="store_true",
-                        help="accepted for compatibility; katacfg never uses the network")
-    parser.add_argument("--check-version-only", action="store_true",
-                        help="accepted for compatibility: the release check needs the network "
-                             "and is not run")
-    parser.add_argument("--include-all-releases", action="store_true",
-                        help="accepted for compatibility (release check not run)")
-    parser.add_argument("--only-list-releases", action="store_true",
-                        help="accepted for compatibility (release check not run)")
-    parser.add_argument("--host-root", metavar="DIR",
-                        help="read the host facts from a recorded host tree (proc/, sys/, etc/, "
-                             "dev/, katacfg-host.json) instead of this machine")
-    parser.add_argument("--probe-timeout", type=float, default=2.0, metavar="SECONDS",
-                        help="timeout of each `<binary> --version` for --strict (default 2)")
+# Simple options only: a plain command line is parsed without importing argparse (and the
+# `re`, `enum`, `gettext` it pulls in), which is most of kata-check's start-up budget.
+OPTIONS = (
+    Opt(("--json",), "json", help='print {"capable": bool, "checks": [...]} as JSON'),
+    Opt(("-v", "--verbose"), "verbose",
+        help="also show checks the reference skips, descriptions and host facts"),
+    Opt(("-s", "--strict"), "strict",
+        help="also check that proxy and shim versions match the runtime's"),
+    Opt(("-n", "--no-network-checks"), "no_network_checks",
+        help="accepted for compatibility; katacfg never uses the network"),
+    Opt(("--check-version-only",), "check_version_only",
+        help="accepted for compatibility: the release check needs the network and is not run"),
+    Opt(("--include-all-releases",), "include_all_releases",
+        help="accepted for compatibility (release check not run)"),
+    Opt(("--only-list-releases",), "only_list_releases",
+        help="accepted for compatibility (release check not run)"),
+    Opt(("--host-root",), "host_root", value=True, metavar="DIR",
+        help="read the host facts from a recorded host tree (proc/, sys/, etc/, dev/, "
+             "katacfg-host.json) instead of this machine"),
+    Opt(("--probe-timeout",), "probe_timeout", value=True, default=2.0, type=seconds,
+        metavar="SECONDS", help="timeout of each `<binary> --version` for --strict (default 2)"),
+)
+
+
+def prestart(argv: list[str]) -> Any:
+    """As root on this machine, start the `modprobe --dry-run` of every kernel module the
+    checks will ask about and that is not loaded, before the configuration is even read:
+    they run while Python imports and loads (kata-check's start-up budget). Returns the
+    Host holding them, or None."""
+    if os.getuid() != 0 or any(a.startswith("--host-root") for a in argv):
+        return None
+    from katacfg.host import Host
+    from katacfg.reports.kata_check import rules_for
+
+    host = Host.real()
+    vendor = host.cpu_type if host.arch == "amd64" else None
+    # qemu's rules (the usual case); other modules are started when the checks ask
+    host.start_modprobe([r.name for r in rules_for(host.arch, vendor, "qemu")
+                         if r.kind == "module" and not host.module_loaded(r.name)])
+    return host
 
 
 def run(args: Any) -> int:
@@ -50,7 +72,7 @@ def run(args: Any) -> int:
     from katacfg.commands.env import host_from_root
     from katacfg.reports.kata_check import check_host
 
-    host = host_from_root(args)
+    host = getattr(args, "prestarted", None) or host_from_root(args)
     config = load_from_args(args, mode="cli", strict=False, host=host)
     report = check_host(host, config.hypervisor_type, extras=True)
     strict_error: str | None = None

@@ -9,8 +9,6 @@ surrogate becomes its 3-byte (invalid in Go) encoding.
 
 from __future__ import annotations
 
-import unicodedata
-
 __all__ = [
     "NumError",
     "parse_uint",
@@ -90,6 +88,10 @@ def is_print(r: int) -> bool:
         return True
     if r < 0x20 or r == 0x7F or r > MAX_RUNE or 0xD800 <= r <= 0xDFFF:
         return False
+    if r < 0x7F:
+        return True
+    import unicodedata  # only for non-ASCII runes (a C module, but an import all the same)
+
     return unicodedata.category(chr(r))[0] in "LMNPS"
 
 

@@ -108,9 +108,10 @@ def get_profile(name: str | None = None) -> KataProfile:
         module = _MODULES.get(name)
         if module is None:
             raise ValueError(f"unknown Kata profile {name!r} (known: {', '.join(_MODULES)})")
-        from importlib import import_module
+        import sys
 
-        profile = import_module(module).PROFILE
+        __import__(module)  # not importlib.import_module: importing importlib costs start-up
+        profile = sys.modules[module].PROFILE
         _CACHE[name] = profile
     return profile
 

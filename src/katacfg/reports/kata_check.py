@@ -283,6 +283,9 @@ def _kernel_modules(ev: _Eval, host: Host, rules: tuple[Rule, ...]) -> str | Non
         return vmm.error
     # setCPUtype read the probe earlier: parameters are listed only when it failed (inverted)
     params_listed = vmm.error is not None and not vmm.value
+    if host.uid == 0:  # dry runs of the modules to be loaded overlap (see Eval.module)
+        host.start_modprobe([r.name for r in rules
+                             if r.kind == "module" and not host.module_loaded(r.name)])
     for rule in rules:
         if rule.kind != "module":
             continue
