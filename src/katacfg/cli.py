@@ -184,6 +184,21 @@ def build_parser(command: str | None):  # -> argparse.ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. The cyclic garbage collector is paused for the run: a command is
+    short-lived and its values hold no cycles worth collecting, while collections during
+    imports and parsing cost start-up time (about 7% of kata-check's)."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _main(argv: list[str] | None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     if SHOW_PATHS_FLAG in args_list:
         # kata-runtime handles this before everything else: no parsing, no file loaded
