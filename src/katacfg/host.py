@@ -807,7 +807,7 @@ def _is_pair(v: Any) -> bool:
 
 
 def _is_strs(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+    return isinstance(v, (list, tuple, set, frozenset)) and all(isinstance(x, str) for x in v)
 
 
 def _fact_of(check: Any) -> Any:
