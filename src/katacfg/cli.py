@@ -61,6 +61,9 @@ GLOBAL_OPTIONS: tuple[Opt, ...] = (
         help="use this configuration file instead of the default paths"),
     Opt((SHOW_PATHS_FLAG,), "kata_show_default_config_paths",
         help="print the default configuration file paths and exit"),
+    Opt(("--profile",), "profile", value=True, choices=("1.x", "4.x", "auto"), metavar="P",
+        help="Kata generation whose rules load the file: 1.x, 4.x or auto (default; also "
+             "$KATACFG_PROFILE): auto picks 4.x only for a file only 4.x can read"),
     Opt(("--strict",), "strict_discovery",
         help="refuse as Kata does when no configuration file exists, instead of using the "
              "embedded default"),
@@ -133,7 +136,7 @@ def _find_command(argv: list[str]) -> str | None:
         if skip:
             skip = False
             continue
-        if tok == "--kata-config":
+        if tok in ("--kata-config", "--profile"):
             skip = True
             continue
         if tok.startswith("-"):

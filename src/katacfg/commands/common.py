@@ -20,6 +20,9 @@ def add_host_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host-vhost-vsock", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="whether the node has /dev/vhost-vsock (default: this machine)")
+    parser.add_argument("--host-memory-mib", type=_positive_int, metavar="MIB",
+                        help="total memory of the node in MiB (4.x default_maxmemory; "
+                             "default: this machine's)")
 
 
 def add_mode_flag(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,8 @@ def host_from_args(args: argparse.Namespace) -> Any:
         facts["cpus"] = args.host_cpus
     if getattr(args, "host_vhost_vsock", None) is not None:
         facts["vhost_vsock"] = args.host_vhost_vsock
+    if getattr(args, "host_memory_mib", None) is not None:
+        facts["memory_mib"] = args.host_memory_mib
     return host.with_facts(**facts) if facts else host
 
 
@@ -71,3 +76,14 @@ def print_notes(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic],
         if only is None or d.code in only:
             sys.stderr.write(f"katacfg: {d.severity}: {d.message}"
                              + (f" ({d.hint})" if d.hint else "") + "\n")
+
+
+def choose_profile(args: argparse.Namespace) -> str:
+    """--profile / $KATACFG_PROFILE / auto; auto says on stderr when it picks 4.x."""
+    from katacfg.profiles import choose
+
+    profile, reason = choose(getattr(args, "profile", None), getattr(args, "kata_config", None))
+    asked = getattr(args, "profile", None)
+    if profile == "4.x" and asked in (None, "auto") and reason != "asked for":
+        sys.stderr.write(f"katacfg: profile 4.x (auto): {reason}\n")
+    return profile

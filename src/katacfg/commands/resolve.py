@@ -87,13 +87,19 @@ def _string_map(data: Any, where: str) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from katacfg.pipeline import resolve
+    from katacfg.commands.common import choose_profile
 
     try:
         annotations = read_annotations(args)
     except InputError as exc:
         return _refuse_input(args, str(exc))
     host = host_from_args(args)
+    if choose_profile(args) == "4.x":
+        from katacfg.commands.resolve4x import run4x
+
+        return run4x(args, annotations, host)
+    from katacfg.pipeline import resolve
+
     try:
         cfg = resolve(args.kata_config, annotations, host=host, mode=args.mode,
                       fallback=not args.strict_discovery)

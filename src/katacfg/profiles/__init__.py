@@ -16,6 +16,8 @@ Two profiles loaded in one process never share state: each holds its own registr
 """
 from __future__ import annotations
 
+import os
+
 from katacfg.records import Record
 
 TYPE_CHECKING = False
@@ -118,3 +120,104 @@ def get_profile(name: str | None = None) -> KataProfile:
 
 def profile_names() -> tuple[str, ...]:
     return tuple(_MODULES)
+
+
+# --- choosing a profile for a file: --profile 1.x|4.x|auto (or $KATACFG_PROFILE) ----------
+# `auto`, the default, picks 4.x only on unambiguous evidence, because most files and every
+# 1.x conformance case must stay 1.x: the file has no 1.x-only table or key ([proxy.*],
+# [shim.*], [netmon], use_vsock, ...) and has a hypervisor table only 4.x knows (dragonball,
+# stratovirt, remote) or at least AUTO_MIN_KEYS keys only 4.x reads.
+
+PROFILES = ("1.x", "4.x")
+CHOICES = ("1.x", "4.x", "auto")
+ENV = "KATACFG_PROFILE"
+AUTO_MIN_KEYS = 3  # one or two later keys are typos or experiments in a 1.x file
+
+# Keys and tables that exist only in 1.x (their presence keeps a file 1.x).
+_ONLY_1X_TABLES = {"proxy", "shim", "netmon"}
+_ONLY_1X_KEYS = {"use_vsock", "enable_agent_pidns", "trace_mode", "trace_type", "ctlpath",
+                 "valid_ctlpaths", "file_mem_backend", "valid_file_mem_backends",
+                 "hotplug_vfio_on_root_bus", "enable_swap"}
+_ONLY_4X_TABLES = {"dragonball", "stratovirt", "remote"}
+
+
+def requested(value: str | None) -> str:
+    """The profile asked for: the flag, else $KATACFG_PROFILE, else auto."""
+    chosen = value or os.environ.get(ENV) or "auto"
+    if chosen not in CHOICES:
+        raise ValueError(f"unknown profile {chosen!r} (use {', '.join(CHOICES)})")
+    return chosen
+
+
+def choose(value: str | None, path: str | None) -> tuple[str, str]:
+    """(profile, reason). Reads at most the head of the file, never decodes it."""
+    chosen = requested(value)
+    if chosen != "auto":
+        return chosen, "asked for"
+    if not path:
+        return "1.x", "no file given"
+    try:
+        with open(path, "rb") as f:
+            text = f.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return "1.x", "the file cannot be read"
+    return classify(text)
+
+
+def classify(text: str) -> tuple[str, str]:
+    from katacfg.profiles.kata4x import options as o
+
+    only4 = {
+        "hypervisor": set(o.HYPERVISOR_KEYS) - _KEYS_1X["hypervisor"],
+        "agent": set(o.AGENT_KEYS) - _KEYS_1X["agent"],
+        "runtime": set(o.RUNTIME_KEYS) - _KEYS_1X["runtime"],
+        "factory": set(),
+    }
+    section = ""
+    table = ""
+    found: list[str] = []
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s or s[0] == "#":
+            continue
+        if s[0] == "[":
+            parts = s.strip("[]").split("#")[0].strip().strip("]").split(".")
+            section = parts[0].strip().strip("\"'")
+            table = parts[1].strip().strip("\"'") if len(parts) > 1 else ""
+            if section in _ONLY_1X_TABLES:
+                return "1.x", f"[{section}] is a Kata 1.x table"
+            if section == "hypervisor" and table == "acrn":
+                return "1.x", "[hypervisor.acrn] exists only in Kata 1.x"
+            if section == "hypervisor" and table in _ONLY_4X_TABLES:
+                found.append(f"[hypervisor.{table}]")
+            continue
+        key = s.split("=", 1)[0].strip() if "=" in s else ""
+        if not key:
+            continue
+        if key in _ONLY_1X_KEYS:
+            return "1.x", f"`{key}` is a Kata 1.x key"
+        if key in only4.get(section, ()):
+            found.append(f"{section}.{key}")
+    tables = [f for f in found if f.startswith("[")]
+    keys = sorted(set(found) - set(tables))
+    if tables:
+        return "4.x", f"{tables[0]} exists only in Kata 3.x/4.x"
+    if len(keys) >= AUTO_MIN_KEYS:
+        return "4.x", f"{len(keys)} keys only Kata 3.x/4.x reads ({', '.join(keys[:3])}, ...)"
+    return "1.x", "no Kata 4.x-only table and fewer than " \
+        f"{AUTO_MIN_KEYS} 4.x-only keys"
+
+
+def _keys_1x() -> dict[str, set[str]]:
+    from katacfg.registry import OPTIONS
+
+    return {s: set(OPTIONS.get(s, {})) for s in ("hypervisor", "agent", "runtime", "factory")}
+
+
+class _Lazy(dict):  # the 1.x registry is imported only when auto has to classify
+    def __missing__(self, key: str) -> set[str]:
+        self.update(_keys_1x())
+        return dict.__getitem__(self, key)
+
+
+_KEYS_1X: dict[str, set[str]] = _Lazy()
