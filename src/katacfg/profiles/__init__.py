@@ -156,11 +156,12 @@ def choose(value: str | None, path: str | None) -> tuple[str, str]:
         return chosen, "asked for"
     if not path:
         return "1.x", "no file given"
+    from katacfg.safeio import FileRefused, read_text
+
     try:
-        with open(path, "rb") as f:
-            text = f.read(1 << 20).decode("utf-8", "replace")
-    except OSError:
-        return "1.x", "the file cannot be read"
+        text = read_text(path, what="configuration file")
+    except FileRefused:
+        return "1.x", "the file cannot be read"  # the loader refuses it with its own text
     return classify(text)
 
 

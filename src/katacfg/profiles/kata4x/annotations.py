@@ -550,10 +550,6 @@ def parse_int64(text: str) -> int:
 
 def apply_assets(h: dict[str, Any], kind: str, annotations: Mapping[str, str]) -> dict[str, str]:
     """virtcontainers createAssets: custom assets beside the configured paths."""
-    import hashlib
-
-    from katacfg.gocompat.fspath import go_os_error
-
     custom: dict[str, str] = {}
     for key, path_name, hash_name in ASSETS:
         path = annotations.get(path_name, "")
@@ -568,17 +564,15 @@ def apply_assets(h: dict[str, Any], kind: str, annotations: Mapping[str, str]) -
                           "asset annotations need absolute paths", stage="assets")
         digest = annotations.get(hash_name, "")
         if digest:
+            from katacfg.safeio import FileRefused, sha512_hex
+
             try:
-                with open(path, "rb") as f:
-                    data = f.read(1 << 31)
-            except OSError as exc:
-                op = "read" if isinstance(exc, IsADirectoryError) else "open"
-                raise _refuse(go_os_error(op, path, exc), hash_name, "the asset must be a "
-                              "readable file", stage="assets") from None
-            if not data:
+                computed, size = sha512_hex(path)
+            except FileRefused as exc:
+                raise _refuse(exc.text, hash_name, exc.hint, stage="assets") from None
+            if not size:
                 raise _refuse(f"Empty asset file at {path}", hash_name, "the file is empty",
                               stage="assets")
-            computed = hashlib.sha512(data).hexdigest()
             if computed != digest:
                 raise _refuse(f"Invalid hash for {path}: computed {computed}, expecting "
                               f"{digest}]", hash_name, "the hash is the lower-case hex SHA-512 "

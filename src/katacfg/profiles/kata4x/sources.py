@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Bounds for hostile input: a configuration file and a drop-in are a few KiB.
-MAX_FILE_BYTES = 4 * 1024 * 1024  # larger is refused: no Kata file comes near it
+MAX_FILE_BYTES = 1 << 20  # safeio.MAX_CONFIG_BYTES: no Kata file comes near it
 MAX_DROPINS = 1024  # entries of config.d read at most
 
 
@@ -74,37 +74,15 @@ class Sources:
 
 
 def read_file(path: str) -> str:
-    """os.ReadFile with Go's texts, bounded: regular files (or links to them) only."""
-    import stat
-
-    from katacfg.gocompat.fspath import go_os_error
+    """os.ReadFile with Go's texts, bounded (katacfg.safeio): regular files (or links to
+    them) only; raises OSError whose text is the one line to show."""
+    from katacfg.safeio import FileRefused, read_bytes
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError as exc:
-        raise OSError(go_os_error("open", path, exc)) from None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise OSError(f"read {path}: is a directory")
-        if not stat.S_ISREG(st.st_mode):
-            # Go would block on a FIFO or read a device forever: refuse instead
-            raise OSError(f"read {path}: not a regular file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise OSError(f"read {path}: file larger than {MAX_FILE_BYTES} bytes")
-        chunks = []
-        total = 0
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            total += len(chunk)
-            if total > MAX_FILE_BYTES:
-                raise OSError(f"read {path}: file larger than {MAX_FILE_BYTES} bytes")
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-    return b"".join(chunks).decode("utf-8", errors="replace")
+        data = read_bytes(path, limit=MAX_FILE_BYTES, what="configuration file")
+    except FileRefused as exc:
+        raise OSError(exc.text) from None
+    return data.decode("utf-8", errors="replace")
 
 
 def decode_main(resolved: str, text: str | None = None) -> Sources:
