@@ -797,12 +797,12 @@ def check_config(cfg: Config4x, ld: Loader) -> None:
     rt, hyp = cfg.runtime, cfg.hypervisor
     if rt["disable_new_netns"] and rt["internetworking_model"] != "none":
         raise ld.fail("config disable_new_netns only works with 'none' internetworking_model",
-                      ("runtime", "disable_new_netns"), prefix=False, code="KC044",
+                      ("runtime", "disable_new_netns"), prefix=False, code="KC050",
                       hint="set internetworking_model = \"none\"")
     check_hypervisor_images(hyp, ld)
     if cfg.factory["vm_cache_number"] > 0 and cfg.hypervisor_type != "qemu":
         raise ld.fail("VM cache just support qemu", ("factory", "vm_cache_number"),
-                      prefix=False, code="KC045", hint="vm_cache_number needs qemu")
+                      prefix=False, code="KC054", hint="vm_cache_number needs qemu")
     check_pcie(hyp, cfg.hypervisor_type, ld)
 
 
@@ -828,14 +828,14 @@ def check_hypervisor_images(hyp: dict[str, Any], ld: Loader) -> None:
 
         if size == 0:
             raise ld.fail(f"image {quote(path)} is empty", ("hypervisor", ld._hv_name(), key),
-                          prefix=False, code="KC037", hint="the file is empty")
+                          prefix=False, code="KC052", hint="the file is empty")
         if size > mb:
             size_mb = size // mb
             msg = f"VM memory ({mem}MB) smaller than image {quote(path)} size ({size_mb}MB)"
             if size_mb >= mem:
                 if initrd:
                     raise ld.fail(msg, ("hypervisor", ld._hv_name(), "default_memory"),
-                                  prefix=False, code="KC037",
+                                  prefix=False, code="KC052",
                                   hint="an initrd is read whole into guest memory")
                 ld.diagnostics.append(Diagnostic("warning", "KC111", msg, ld.path,
                                                  key="hypervisor.default_memory"))
