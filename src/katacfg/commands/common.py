@@ -20,9 +20,6 @@ def add_host_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host-vhost-vsock", action=argparse.BooleanOptionalAction,
                         default=None,
                         help="whether the node has /dev/vhost-vsock (default: this machine)")
-    parser.add_argument("--host-memory-mib", type=_positive_int, metavar="MIB",
-                        help="total memory of the node in MiB (4.x default_maxmemory; "
-                             "default: this machine's)")
 
 
 def add_mode_flag(parser: argparse.ArgumentParser) -> None:

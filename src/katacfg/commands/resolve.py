@@ -18,6 +18,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="print the effective configuration (or the refusal) as JSON")
     add_mode_flag(p)
     add_host_flags(p)
+    p.add_argument("--host-memory-mib", type=int, metavar="MIB",
+                   help="total memory of the node in MiB (4.x default_maxmemory; default: "
+                        "this machine's)")
     p.add_argument("--annotation", "-a", action="append", default=[], metavar="KEY=VALUE",
                    help="a pod annotation (repeatable)")
     p.add_argument("--annotations-file", metavar="FILE.json",
