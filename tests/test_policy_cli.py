@@ -46,7 +46,7 @@ def test_objects_pass_the_kubernetes_1_30_schema(capsys: pytest.CaptureFixture[s
             for v in obj["spec"]["validations"]:
                 compiled(v["expression"])
                 assert "\n" not in v["message"] and v["message"].strip()
-                assert v.get("reason") == "Invalid"
+                assert v.get("reason") == "Forbidden"
             spec = obj["spec"]
             assert spec["failurePolicy"] == "Ignore"
             assert spec["matchConstraints"]["resourceRules"][0]["operations"] == ["CREATE"]
@@ -134,3 +134,27 @@ def test_readme_example(capsys: pytest.CaptureFixture[str]) -> None:
     head, _, rest = first.partition(" [katacfg: ")
     assert f"denied request: {head} [katacfg: " in readme
     assert rest.split("configuration-qemu.toml:")[1] in readme
+
+
+def test_runtime_classes_file_and_default_runtime(capsys: pytest.CaptureFixture[str],
+                                                  tmp_path: Path) -> None:
+    classes = tmp_path / "runtimeclasses.yaml"
+    classes.write_text("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n"
+                       "  name: kata-qemu\nhandler: kata\n")
+    objs = policy(capsys, "--containerd-config", str(CONTAINERD), "--runtime-classes",
+                  str(classes))
+    bad = {HP + "default_memory": "lots"}
+    assert evaluate(objs, pod(bad, "kata-qemu")).denied
+    cond = next(o for o in objs if o["metadata"]["name"] == "katacfg-kata")["spec"][
+        "matchConditions"][0]["expression"]
+    assert "'kata-qemu'" in cond
+    # containerd whose default runtime is Kata: pods without runtimeClassName are Kata pods
+    conf = tmp_path / "containerd.toml"
+    conf.write_text('version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n'
+                    'default_runtime_name = "kata"\n'
+                    '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]\n'
+                    'runtime_type = "io.containerd.kata.v2"\n'
+                    'pod_annotations = ["io.katacontainers.*"]\n')
+    objs = policy(capsys, "--containerd-config", str(conf))
+    assert evaluate(objs, pod(bad, None)).denied
+    assert not evaluate(objs, pod(bad, "runc")).matched

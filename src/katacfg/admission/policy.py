@@ -69,8 +69,10 @@ class Validation:
     def as_dict(self) -> dict[str, Any]:
         # The API server refuses a message with a line break (a file name could hold one).
         message = self.message.replace("\n", "\\n").replace("\r", "\\r")
+        # reason Forbidden (HTTP 403): kubectl then prints the message; with Invalid (422)
+        # and no field causes it prints only `The pods "x" is invalid`.
         d: dict[str, Any] = {"expression": self.expression, "message": message,
-                             "reason": "Invalid"}
+                             "reason": "Forbidden"}
         if self.message_expression:
             d["messageExpression"] = self.message_expression
         return d
@@ -271,7 +273,7 @@ def match_condition(target: Target) -> str:
         cond = "false"
     if target.default:
         cond = f"!has(object.spec.runtimeClassName) || ({cond})"
-    return cond
+    return f"has(object.spec) && ({cond})"
 
 
 def _container_type(gen: _Gen, ps: PolicySet) -> None:
