@@ -216,8 +216,22 @@ def _block(lines: list[str], argv: tuple[str, ...], origins: Sequence[ArgOrigin]
             lines.append(f"  ## {title}")
             seen.add(origin.stage)
             stage = origin.stage
-        text = " ".join(quote(a) for a in argv[origin.start:origin.stop])
-        lines.append(("" if origin.start == 0 else "  ") + text)
+        for option in _options(argv[origin.start:origin.stop]):
+            lines.append(("" if origin.start == 0 else "  ") + " ".join(quote(a) for a in option))
         lines.append(f"      # {origin.what}")
         for source in origin.sources:
             lines.append(f"      #   <- {source.render()}")
+
+
+def _options(args: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Split a group into options: a flag and, unless the next item is a flag, its value."""
+    out: list[tuple[str, ...]] = []
+    i = 0
+    while i < len(args):
+        if args[i].startswith("-") and i + 1 < len(args) and not args[i + 1].startswith("-"):
+            out.append((args[i], args[i + 1]))
+            i += 2
+        else:
+            out.append((args[i],))
+            i += 1
+    return out
