@@ -104,9 +104,11 @@ def check_factory(cfg: Config, facts: LoadFacts) -> list[Finding]:
         return [Finding("Factory option enable_template requires an initrd image",
                         ("factory", "enable_template"), "KC054",
                         "boot from an initrd or disable enable_template")]
-    if f.vm_cache_number > 0 and cfg.hypervisor_type != "qemu":
+    hv = cfg.kata.hypervisor(cfg.hypervisor_type)
+    if f.vm_cache_number > 0 and not (hv is not None and hv.vm_cache):
+        able = [f"[hypervisor.{p.name}]" for p in cfg.kata.hypervisors.values() if p.vm_cache]
         return [Finding("VM cache just support qemu", ("factory", "vm_cache_number"), "KC054",
-                        "vm_cache_number needs [hypervisor.qemu]")]
+                        "vm_cache_number needs " + " or ".join(able))]
     return []
 
 

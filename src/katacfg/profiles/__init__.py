@@ -49,6 +49,7 @@ class HypervisorProfile(Record):
     max_vcpus: int = 0  # load-time clamp of default_maxvcpus (0: none)
     annotation_max_vcpus: int = 0  # default_maxvcpus annotations above it are refused (0: none)
     max_memory_mib: int = 0  # 0: no limit
+    vm_cache: bool = False  # the VM factory's cache (vm_cache_number) works with it
     doc: str = ""
 
     def default(self, option: Option) -> Any:

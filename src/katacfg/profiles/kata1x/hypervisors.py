@@ -213,7 +213,7 @@ QEMU = HypervisorProfile(
     steps=(_path, _kernel, _image_initrd, _firmware, _pflashes, _microvm, _block_driver,
            _shared_fs, _qemu_virtio_fs, _qemu_vsock),
     zero_value_check=zero_value_check, max_vcpus=MAX_VCPUS, annotation_max_vcpus=MAX_VCPUS,
-    doc="QEMU/KVM")
+    vm_cache=True, doc="QEMU/KVM")
 FIRECRACKER = HypervisorProfile(
     "firecracker",
     steps=(_path, _jailer, _kernel, _image_initrd, _firmware, _block_driver, _fc_vsock),
