@@ -19,7 +19,7 @@ import katacfg
 from katacfg.options import Option, opt, section
 from katacfg.options.hypervisor import BLOCK_DRIVERS
 from katacfg.options.runtime import RuntimeConfig
-from katacfg.profiles import get_profile, make_profile
+from katacfg.profiles import get_profile, vary
 from tests.helpers import config_text, host, make_install, toml_value, write_config
 
 P = get_profile("1.x")
@@ -188,8 +188,7 @@ class RuntimeWithPprof(RuntimeConfig):
 
 
 def test_a_new_key_takes_one_registry_entry_and_nothing_else(tmp_path):
-    profile = make_profile(**{**_fields(P), "sections": {**P.sections,
-                                                         "runtime": RuntimeWithPprof}})
+    profile = vary(P, sections={**P.sections, "runtime": RuntimeWithPprof})
     make_install(tmp_path)
     path = write_config(tmp_path, config_text(tmp_path, runtime={"enable_pprof": True}))
     cfg = katacfg.load(path, host=host(), strict=False, profile=profile)
@@ -199,10 +198,6 @@ def test_a_new_key_takes_one_registry_entry_and_nothing_else(tmp_path):
     stock = katacfg.load(path, host=host(), strict=False)
     assert not hasattr(stock.runtime, "enable_pprof")
     assert any(d.code == "KC101" and "enable_pprof" in d.message for d in stock.diagnostics)
-
-
-def _fields(p: Any) -> dict[str, Any]:
-    return {k: v for k, v in p.as_dict().items() if k not in ("options", "annotations")}
 
 
 def test_profiles_are_values_passed_down():

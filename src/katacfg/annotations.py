@@ -223,10 +223,7 @@ def _check_cpus(ann: Annotation, number: int, cfg: Config, n: int) -> None:
 def assets(profile: KataProfile) -> list[tuple[Annotation, str]]:
     """(path annotation, hash annotation name) of each asset, in the order Kata checks them
     (by asset kind); the registry's `asset` field says which annotations are assets."""
-    prefix = profile.annotation_prefixes["hypervisor"]
-    found = sorted((a for a in profile.annotations.values() if a.asset),
-                   key=lambda a: a.asset)
-    return [(a, prefix + a.asset + "_hash") for a in found]
+    return list(profile.assets)
 
 
 def hash_annotations(profile: KataProfile) -> dict[str, str]:

@@ -116,19 +116,35 @@ def build_section(cls: type, values: Mapping[str, Any], host: HostFacts,
     each value the file gave that the normaliser changed, (key, given, loaded, why)."""
     out: dict[str, Any] = {}
     adjusted: list[tuple[str, Any, Any, Adjustment]] = []
-    option: Option
-    for option in cls.OPTIONS:  # type: ignore[attr-defined]
-        if not option.toml or (hypervisor is not None and not option.read_by(hypervisor.name)):
+    for key, zero, normalise, default in _plan(cls, hypervisor):
+        given = values.get(key, _MISSING)
+        if normalise is None:
+            out[key] = zero if given is _MISSING else given
             continue
-        given = values.get(option.key, _MISSING)
-        value = option.zero if given is _MISSING else given
-        if option.normalise is not None:
-            default = option.default if hypervisor is None else hypervisor.default(option)
-            value, why = option.normalise(value, default, host, hypervisor)
-            if why is not None and given is not _MISSING:
-                adjusted.append((option.key, given, value, why))
-        out[option.key] = value
+        value, why = normalise(zero if given is _MISSING else given, default, host, hypervisor)
+        if why is not None and given is not _MISSING:
+            adjusted.append((key, given, value, why))
+        out[key] = value
     return out, adjusted
+
+
+# (section class, id of the hypervisor profile) -> (profile kept alive, plan): the options
+# a section reads, each as (key, Go zero value, normaliser, default); built once.
+_PLANS: dict[tuple[type, int], tuple[Any, tuple[tuple[str, Any, Any, Any], ...]]] = {}
+
+
+def _plan(cls: type, hypervisor: HypervisorProfile | None) -> tuple[tuple[str, Any, Any, Any], ...]:
+    found = _PLANS.get((cls, id(hypervisor)))
+    if found is not None and found[0] is hypervisor:
+        return found[1]
+    options: tuple[Option, ...] = cls.OPTIONS  # type: ignore[attr-defined]
+    plan = tuple(
+        (option.key, option.zero, option.normalise,
+         option.default if hypervisor is None else hypervisor.default(option))
+        for option in options
+        if option.toml and (hypervisor is None or option.read_by(hypervisor.name)))
+    _PLANS[(cls, id(hypervisor))] = (hypervisor, plan)
+    return plan
 
 
 def builtin_section(cls: type) -> Any:

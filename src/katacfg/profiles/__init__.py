@@ -74,6 +74,8 @@ class KataProfile(Record):
     build: Callable[..., Any]  # build(raw, host, mode, profile, assume_files) -> Config
     options: dict[str, dict[str, Option]] = {}  # section -> key -> Option (TOML keys only)
     annotations: dict[str, Annotation] = {}  # full name -> Annotation
+    # (path annotation, its hash annotation's name), in the order Kata checks assets
+    assets: tuple[tuple[Annotation, str], ...] = ()
     extra: dict[str, Any] = {}  # profile-specific facts (e.g. experimental features)
 
     def hypervisor(self, name: str) -> HypervisorProfile | None:
@@ -97,7 +99,22 @@ def make_profile(**fields: Any) -> KataProfile:
     annotations = {o.annotation.name: o.annotation
                    for cls in sections.values() for o in cls.OPTIONS  # type: ignore[attr-defined]
                    if o.annotation is not None}
-    return KataProfile(options=options, annotations=annotations, **fields)
+    prefix = fields["annotation_prefixes"]["hypervisor"]
+    assets = tuple((a, prefix + a.asset + "_hash")
+                   for a in sorted((a for a in annotations.values() if a.asset),
+                                   key=lambda a: a.asset))
+    return KataProfile(options=options, annotations=annotations, assets=assets, **fields)
+
+
+_DERIVED = ("options", "annotations", "assets")
+
+
+def vary(profile: KataProfile, **changes: Any) -> KataProfile:
+    """Another profile like `profile` with some fields changed (e.g. a section), its indexes
+    derived again: how a test or a new generation starts from an existing one."""
+    fields = {k: v for k, v in profile.as_dict().items() if k not in _DERIVED}
+    fields.update(changes)
+    return make_profile(**fields)
 
 
 _CACHE: dict[str, KataProfile] = {}

@@ -539,14 +539,14 @@ class _Builder:
         loaded = list(ann.old) if ann is not None and isinstance(ann.old, tuple) else full
         driver = self.applied.get("hypervisor.block_device_driver")
         loaded_driver = driver.old if driver is not None else h.block_device_driver
+        from katacfg.profiles.kata1x.hypervisors import SCSI_SCAN_PARAM, SYSTEMD_PARAMS
+
         parts: list[tuple[list[tuple[str, str]], ArgSource]] = []
         if self.config_image:
-            parts.append(([("systemd.unit", "kata-containers.target"),
-                           ("systemd.mask", "systemd-networkd.service"),
-                           ("systemd.mask", "systemd-networkd.socket")],
+            parts.append((list(SYSTEMD_PARAMS),
                           self.src("image", "systemd parameters (an image)")))
         if loaded_driver == "virtio-scsi":
-            parts.append(([("scsi_mod.scan", "none")], self.src("block_device_driver")))
+            parts.append(([SCSI_SCAN_PARAM], self.src("block_device_driver")))
         agent = cfg.agent
         if agent.enable_debug:
             parts.append(([("agent.log", "debug")], self.src("enable_debug", section="agent")))

@@ -196,7 +196,7 @@ def zero_value_check(h: HypervisorConfig, profile: HypervisorProfile) -> Hypervi
     if not h.image and not h.initrd:
         raise KataError("Missing image and initrd path", "hypervisor", key="hypervisor.image",
                         code="KC230")
-    options = {o.key: o for o in type(h).OPTIONS}  # type: ignore[attr-defined]
+    options = _options(type(h))
     changes: dict[str, Any] = {}
     for key in ("default_vcpus", "default_memory", "default_bridges", "block_device_driver"):
         if not getattr(h, key):
@@ -206,6 +206,17 @@ def zero_value_check(h: HypervisorConfig, profile: HypervisorProfile) -> Hypervi
     if not h.msize_9p and h.shared_fs != "virtio-fs":
         changes["msize_9p"] = options["msize_9p"].default
     return h.replace(**changes) if changes else h
+
+
+_OPTIONS: dict[type, dict[str, Any]] = {}
+
+
+def _options(cls: type) -> dict[str, Any]:
+    """The section's options by key (built once per record class)."""
+    found = _OPTIONS.get(cls)
+    if found is None:
+        found = _OPTIONS[cls] = {o.key: o for o in cls.OPTIONS}  # type: ignore[attr-defined]
+    return found
 
 
 QEMU = HypervisorProfile(
