@@ -77,7 +77,9 @@ def _is_surrogate(c: str) -> bool:
     return "\ud800" <= c <= "\udfff"
 
 
-def _fix(s: str) -> str:
+def go_string(s: str) -> str:
+    """A decoded string as Go holds it: each lone surrogate (from a `\\uDC80` escape in JSON
+    or YAML) becomes U+FFFD. For any decoder of Kubernetes input (manifests too)."""
     if any(_is_surrogate(c) for c in s):
         return "".join("\ufffd" if _is_surrogate(c) else c for c in s)
     return s
@@ -86,9 +88,9 @@ def _fix(s: str) -> str:
 def _clean(value: Any) -> Any:
     """Replace lone surrogates (left by \\u escapes) with U+FFFD in every string."""
     if isinstance(value, str):
-        return _fix(value)
+        return go_string(value)
     if isinstance(value, dict):
-        return {_fix(k): _clean(v) for k, v in value.items()}
+        return {go_string(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
