@@ -93,11 +93,25 @@ class PolicySet:
 # ----------------------------------------------------------------------------- helpers
 
 
+# What strconv.Quote escapes and a message shows escaped: backslash and quote first, then
+# the controls and spaces most likely in a value. (Each `replace` nests one level deeper;
+# CEL parsers cap nesting, cel-cpp at 32, so the list stays short. Other non-printable
+# characters are shown as they are.)
+QUOTE_ESCAPED = ("\\", '"', "\n", "\t", "\r", "\x00", "\a", "\b", "\f", "\v", "\x1b",
+                 "\x7f", "\x85", "\xa0", "\u2028", "\u2029", "\u3000")
+
+
+def _quote_escapes() -> list[tuple[str, str]]:
+    """(character, Go's escape of it) for QUOTE_ESCAPED, from gocompat's strconv.Quote."""
+    return [(ch, strconv.quote(ch)[1:-1]) for ch in QUOTE_ESCAPED]
+
+
 def _quote_go(v: str) -> str:
-    """CEL for Go's strconv.Quote(v) (exact for printable text; common escapes handled)."""
+    """CEL for Go's strconv.Quote(v): exact unless the value holds a non-printable
+    character outside QUOTE_ESCAPED (shown as it is)."""
     cut = f"(size({v}) > {MESSAGE_VALUE_MAX} ? {v}.substring(0, {MESSAGE_VALUE_MAX}) : {v})"
-    return ("'\"' + " + cut + ".replace('\\\\', '\\\\\\\\').replace('\"', '\\\\\"')"
-            ".replace('\\n', '\\\\n').replace('\\t', '\\\\t').replace('\\r', '\\\\r') + '\"'")
+    chain = "".join(f".replace({lit(ch)}, {lit(esc)})" for ch, esc in _quote_escapes())
+    return f"'\"' + {cut}{chain} + '\"'"
 
 
 def _raw(v: str) -> str:
@@ -520,7 +534,8 @@ def _assets(gen: _Gen, ps: PolicySet) -> None:
         if not gen.visible(ann):
             continue
         v = _val(key)
-        sfx = gen.suffix(key, "asset paths must be absolute", "Kata's asset stage")
+        sfx = gen.suffix(key, "asset paths must be absolute",
+                         f"{gen.file} (Kata's asset stage, after the overrides)")
         ps.refusals.append(Validation(
             gen.on_key(key, f"{v} == '' || {v}.startsWith('/')"),
             "<value> is not an absolute path" + sfx,
