@@ -487,3 +487,12 @@ def test_why_the_agent_channel_is_a_serial_port(install: Path) -> None:
     cmd = build(stock(install), {HV + "use_vsock": "true"})
     channel = next(o for o in cmd.origins if o.what.startswith("agent channel"))
     assert channel.sources[0].kind == "annotation" and "not the agent's" in channel.sources[0].note
+
+
+def test_other_architectures_and_huge_ids_are_refused(install: Path) -> None:
+    with pytest.raises(KataError) as err:
+        build(stock(install), host=node().with_facts(arch="arm64"))
+    assert "amd64" in err.value.text and err.value.stage == "create"
+    with pytest.raises(KataError) as err:
+        build(stock(install), sandbox_id="a" * 5000)
+    assert len(err.value.text) < 200

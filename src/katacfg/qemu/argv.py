@@ -264,6 +264,11 @@ class _Builder:
                             "starts no QEMU of its own", "create", code="KC301",
                             hint="drop io.kubernetes.cri.container-type (or the CRI-O one) "
                                  "to see the sandbox's command line")
+        if self.host.arch != "amd64":
+            raise KataError(f"katacfg qemu-argv builds the amd64 command line (qemu_amd64.go); "
+                            f"this host is {self.host.arch}", "create", code="KC301", host=True,
+                            hint="other architectures use other machine types, devices and "
+                                 "kernel parameters")
         if cfg.factory.enable_template or cfg.factory.vm_cache_number:
             raise KataError("katacfg qemu-argv does not cover VM templating or the VM cache "
                             "(the pod VM is cloned, not started from this command line)",
@@ -816,8 +821,15 @@ def _text(value: object) -> str:
     return str(value)
 
 
+MAX_ID = 4096  # bytes: far beyond any socket path, and a bound on what is printed
+
+
 def check_sandbox_id(sandbox_id: str) -> None:
     """Ids that would change the shape of the per-VM paths are refused (katacfg's rule)."""
+    if len(sandbox_id.encode("utf-8", "surrogateescape")) > MAX_ID:
+        raise KataError(f"sandbox id of {len(sandbox_id)} characters: katacfg reads at most "
+                        f"{MAX_ID} bytes", "create", code="KC301",
+                        hint="Kata would refuse it anyway: its socket paths hold 107 bytes")
     if not sandbox_id or sandbox_id in (".", "..") or "/" in sandbox_id or "\0" in sandbox_id:
         raise KataError(f"invalid sandbox id {sandbox_id!r}: it names a folder under "
                         f"{VM_STORAGE}", "create", code="KC301",
