@@ -553,3 +553,19 @@ def test_virtiofsd_that_fails_is_quoted(tmp_path, private_tmp, test_guest):
         "virtiofsd: no such option --syslog"]
     assert "virtiofsd --fd=3 -o source=" in proc.stdout.replace(str(daemon), "virtiofsd")
     assert_nothing_left(private_tmp)
+
+
+def test_without_apt_an_earlier_guest_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("KATACFG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no apt-cache, no apt-get
+    with pytest.raises(qguest.GuestError, match="apt-cache not found"):
+        qguest.ensure_test_guest()
+    built = tmp_path / "cache" / "guest" / "linux-image-x_1+busybox-static_1+v2-0"
+    built.mkdir(parents=True)
+    (built / "vmlinuz").write_bytes(b"k")
+    (built / "initrd.cpio").write_bytes(b"i")
+    (built / "guest.txt").write_text("packages=linux-image-x=1 busybox-static=1\n"
+                                     "release=6.1\nmodules=virtio 9p\n")
+    guest = qguest.ensure_test_guest()
+    assert guest.cached and guest.kernel == str(built / "vmlinuz")
+    assert guest.modules == ("virtio", "9p")

@@ -170,9 +170,51 @@ def _cache_key(kernel: tuple[str, str], busybox: tuple[str, str]) -> str:
 
 
 def ensure_test_guest(progress: Callable[[str], None] | None = None) -> TestGuest:
-    """The cached test guest for the current candidate packages, building it if needed."""
-    kernel, busybox = candidate_packages()
+    """The cached test guest for the current candidate packages, building it if needed.
+
+    When apt cannot say which versions are current (no package lists), a guest built
+    earlier is used; when the download fails (lists older than the archive), apt's lists
+    are updated once and the download tried again.
+    """
     root = os.path.join(cache_root(), "guest")
+    try:
+        kernel, busybox = candidate_packages()
+    except GuestError:
+        earlier = _any_cached(root)
+        if earlier is not None:
+            return earlier
+        raise
+    try:
+        return _ensure(root, kernel, busybox, progress)
+    except _DownloadError as exc:
+        if progress:
+            progress(f"{exc}; updating apt's package lists and trying again")
+        try:
+            _run(["apt-get", "update", "-qq"])
+        except GuestError:
+            raise exc from None
+        kernel, busybox = candidate_packages()
+        return _ensure(root, kernel, busybox, progress)
+
+
+class _DownloadError(GuestError):
+    pass
+
+
+def _any_cached(root: str) -> TestGuest | None:
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return None
+    for name in names:
+        guest = _read_cached(os.path.join(root, name)) if not name.startswith(".") else None
+        if guest is not None:
+            return guest
+    return None
+
+
+def _ensure(root: str, kernel: tuple[str, str], busybox: tuple[str, str],
+            progress: Callable[[str], None] | None) -> TestGuest:
     final = os.path.join(root, _cache_key(kernel, busybox))
     guest = _read_cached(final)
     if guest is not None:
@@ -236,8 +278,11 @@ def _read_cached(folder: str) -> TestGuest | None:
 
 def _build(work: str, kernel: tuple[str, str], busybox: tuple[str, str]) -> None:
     # As root, apt warns that its _apt user cannot write here; the download is the same.
-    _run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root",
-          f"{kernel[0]}={kernel[1]}", f"{busybox[0]}={busybox[1]}"], cwd=work)
+    try:
+        _run(["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root",
+              f"{kernel[0]}={kernel[1]}", f"{busybox[0]}={busybox[1]}"], cwd=work)
+    except GuestError as exc:
+        raise _DownloadError(str(exc)) from None
     debs = {name: os.path.join(work, name) for name in os.listdir(work) if name.endswith(".deb")}
     kernel_deb = next((p for n, p in debs.items() if n.startswith(kernel[0] + "_")), None)
     busybox_deb = next((p for n, p in debs.items() if n.startswith(busybox[0] + "_")), None)
