@@ -20,6 +20,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     from katacfg.commands import resolve
 
     resolve.configure(p)  # --json, --mode, host facts, annotations: as for resolve
+    for action in p._actions:
+        if action.dest == "json":
+            action.help = ('print {"booted", "checks", "changes", "seconds", ...} (or the '
+                           "refusal) as JSON")
     p.add_argument("--test-guest", action="store_true",
                    help="boot a small Debian kernel + busybox initramfs (cached under "
                         "~/.cache/katacfg) in place of the configuration's kernel and image "
