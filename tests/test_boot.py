@@ -209,7 +209,7 @@ def test_qemu_rejecting_an_option_is_quoted(tmp_path, private_tmp, test_guest):
     assert proc.returncode == 1
     out = json.loads(proc.stdout)
     assert out["booted"] is False
-    assert out["error"].startswith("QEMU exited with status 1 before the guest started: ")
+    assert out["error"].startswith("QEMU exited with status 1 before the guest reported: ")
     assert "katacfg_no_such_option" in out["error"]  # QEMU's own stderr, quoted
     assert "hypervisor.qemu.machine_accelerators" in out["error"]
     assert proc.stderr.count("\n") == 1 and out["error"] in proc.stderr

@@ -723,7 +723,7 @@ class _Runner:
         # the console socket: QEMU creates it (server=on) before the guest starts
         while True:
             if proc.poll() is not None:
-                raise qemu_gone("before the guest started")
+                raise qemu_gone("before the guest reported")
             if os.path.exists(plan.console_socket):
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
                 try:
