@@ -109,6 +109,11 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
     with open(p, "wb") as f:
         f.truncate(MAX_CONFIG_BYTES * 64)
     out.append(("TOML: 64 MiB file (over the cap)", res(str(p))))
+    pod = tmp / "pod.yaml"
+    pod.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+                   "spec: {runtimeClassName: kata, containers: [{name: c, image: x}]}\n")
+    out.append(("explain: a 1 MiB containerd config line of inline tables",
+                k + ["explain", str(pod), "--containerd-config", str(tmp / "inline.toml")]))
     out.append(("configuration /dev/zero", res("/dev/zero")))
     fifo = tmp / "fifo"
     os.mkfifo(fifo)

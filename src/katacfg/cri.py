@@ -482,7 +482,9 @@ def sandbox_annotations(pod_annotations: Mapping[str, str], runtime: RuntimeHand
 
 # ----------------------------------------------------------------------------- TOML reading
 
-MAX_CRI_CONFIG_BYTES = 4 * 1024 * 1024  # one containerd / CRI-O file
+# one containerd / CRI-O file: the configuration cap (safeio.MAX_CONFIG_BYTES, 1 MiB; a
+# stock containerd config.toml is 10 KiB), which keeps the worst TOML under the memory ceiling
+MAX_CRI_CONFIG_BYTES = 1024 * 1024
 MAX_IMPORTED_FILES = 64  # containerd imports and drop-ins followed, in all
 
 
