@@ -209,3 +209,22 @@ def test_no_command_prints_usage():
 def test_annotation_flag_without_equals(good):
     p = run("--kata-config", good, "resolve", "-a", "novalue")
     assert p.returncode == 1 and "expected KEY=VALUE" in p.stderr
+
+
+def test_version_and_stdin(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = [sys.executable, "-m", "katacfg"]
+    p = subprocess.run(exe + ["--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("katacfg ")
+    manifest = (Path(__file__).parent / "data/manifests/deployment.yaml").read_text()
+    p = subprocess.run(exe + ["explain", "-", "--assume-node-files"], input=manifest,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "[<stdin>:2]" in p.stdout and "note:" not in p.stdout  # notes go to stderr
+    seed = (Path(__file__).parent / "data/seed000-configuration.toml").read_text()
+    p = subprocess.run(exe + ["lint", "--format", "json", "-"], input=seed, capture_output=True,
+                       text=True)
+    assert "<stdin>" in p.stdout and "Traceback" not in p.stderr

@@ -170,6 +170,7 @@ def build_parser(command: str | None):  # -> argparse.ArgumentParser
     )
     for opt in GLOBAL_OPTIONS:
         opt.add_to(parser)
+    parser.add_argument("--version", action="store_true", help="print katacfg's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text, aliases) in COMMANDS.items():
         if command is not None and name != command:
@@ -203,6 +204,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["--version"]:
+        from katacfg import __version__
+
+        sys.stdout.write(f"katacfg {__version__}\n")
+        return 0
     if SHOW_PATHS_FLAG in args_list:
         # kata-runtime handles this before everything else: no parsing, no file loaded
         from katacfg.discovery import DEFAULT_CONFIG_PATHS

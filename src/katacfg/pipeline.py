@@ -23,13 +23,15 @@ if TYPE_CHECKING:
 def resolve(path: str | os.PathLike[str] | None = None,
             annotations: Mapping[str, str] | None = None, *,
             host: HostFacts | None = None, mode: str = "cli",
-            fallback: bool = False, profile: KataProfile | None = None) -> Config:
+            fallback: bool = False, profile: KataProfile | None = None,
+            assume_files: bool = False) -> Config:
     """The configuration a sandbox gets: the file as loaded, then the pod's annotations.
 
     In shimv2 mode the file is chosen as containerd-shim-kata-v2 does (config-files.md 3):
     a non-empty `io.katacontainers.config_path` annotation, else `path` (the CRI runtime's
     ConfigPath option), else $KATA_CONF_FILE, else the default paths.
-    Raises KataError (with `.stage`) where the reference refuses.
+    `assume_files`: the file belongs to another machine; the paths it names are assumed
+    to exist. Raises KataError (with `.stage`) where the reference refuses.
     """
     path = None if path is None else os.fspath(path)
     annotations = dict(annotations or {})
@@ -46,7 +48,8 @@ def resolve(path: str | os.PathLike[str] | None = None,
         from katacfg.host import Host
 
         host = Host.real()
-    cfg = load(path, host=host, mode=mode, strict=True, fallback=fallback, profile=profile)
+    cfg = load(path, host=host, mode=mode, strict=True, fallback=fallback, profile=profile,
+               assume_files=assume_files)
     return overlay(cfg, annotations, host_cpus=host.cpus)
 
 

@@ -27,6 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="a JSON object of annotations")
     p.add_argument("--bundle", metavar="DIR",
                    help="an OCI bundle: the annotations of DIR/config.json")
+    p.add_argument("--assume-node-files", action="store_true",
+                   help="the configuration belongs to another machine: assume the paths it "
+                        "names exist instead of checking them here")
 
 
 class InputError(Exception):
@@ -105,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         cfg = resolve(args.kata_config, annotations, host=host, mode=args.mode,
-                      fallback=not args.strict_discovery)
+                      fallback=not args.strict_discovery,
+                      assume_files=args.assume_node_files)
     except KataError as exc:
         if args.json:
             sys.stdout.write(json.dumps(exc.as_dict(), indent=2) + "\n")

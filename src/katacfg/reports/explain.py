@@ -148,11 +148,12 @@ def _load_notes(node: _Node) -> list[str]:
     for (path, _mode), loaded in node._loaded.items():
         if isinstance(loaded, KataError):
             pod = node.chosen_by.get(path) if path is not None else None
+            shown = path if path and path not in loaded.text else ""
             if pod is not None:
-                whose = (f"{path}, the configuration file {pod} chooses with "
-                         f"{CONFIG_PATH_ANNOTATION},")
+                whose = (f"{shown + ', ' if shown else ''}the configuration file {pod} chooses "
+                         f"with {CONFIG_PATH_ANNOTATION},")
             else:
-                whose = f"the node's Kata configuration{f' {path}' if path else ''}"
+                whose = f"the node's Kata configuration{' ' + shown if shown else ''}"
             if loaded.code in ("KC002", "KC003") and pod is None:
                 fix = "; give a copy of the node's configuration.toml with --kata-config"
             elif loaded.host and not node.assume_files:

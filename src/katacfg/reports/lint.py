@@ -41,14 +41,15 @@ class LintResult(Record):
 
 
 def lint_file(path: str, host: HostFacts, mode: str = "cli",
-              profile: KataProfile | None = None) -> LintResult:
-    """Every diagnostic for one file, sorted by line."""
+              profile: KataProfile | None = None, *, text: str | None = None) -> LintResult:
+    """Every diagnostic for one file, sorted by line (`text`: its content, already read)."""
     if profile is None:
         from katacfg.profiles import get_profile
 
         profile = get_profile()
     try:
-        text = read_config(path)
+        if text is None:
+            text = read_config(path)
         raw = profile.decode(text, path, profile)
     except KataError as exc:
         return LintResult(path, (exc.as_diagnostic(),))
