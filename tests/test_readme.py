@@ -1,4 +1,8 @@
-"""Every example of the README runs as written, from the repository's root."""
+"""Every example of the README runs as written, from the repository's root.
+
+`console` blocks are run; `text` blocks are excerpts over files that are not in the
+repository (the qemu-argv examples use the QEMU conformance fixtures).
+"""
 from __future__ import annotations
 
 import os
