@@ -64,6 +64,7 @@ GLOBAL_OPTIONS: tuple[Opt, ...] = (
     Opt(("--profile",), "profile", value=True, choices=("1.x", "4.x", "auto"), metavar="P",
         help="Kata generation whose rules load the file: 1.x, 4.x or auto (default; also "
              "$KATACFG_PROFILE): auto picks 4.x only for a file only 4.x can read"),
+    Opt(("--version",), "version", help="print katacfg's version and exit"),
     Opt(("--strict",), "strict_discovery",
         help="refuse as Kata does when no configuration file exists, instead of using the "
              "embedded default"),
@@ -170,7 +171,6 @@ def build_parser(command: str | None):  # -> argparse.ArgumentParser
     )
     for opt in GLOBAL_OPTIONS:
         opt.add_to(parser)
-    parser.add_argument("--version", action="store_true", help="print katacfg's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text, aliases) in COMMANDS.items():
         if command is not None and name != command:
@@ -228,9 +228,11 @@ def _main(argv: list[str] | None) -> int:
     if args is None:
         parser = build_parser(command)
         args = parser.parse_args(args_list)
-        if args.command is None:
+        if args.command is None and not args.version:
             parser.print_help(sys.stderr)
             return 2
+    if getattr(args, "version", False):
+        return main(["--version"])
     args.prestarted = early
     from katacfg.errors import KataError
 
