@@ -1,7 +1,8 @@
 """Every example of the README runs as written, from the repository's root.
 
 `console` blocks are run; `text` blocks are excerpts over files that are not in the
-repository (the qemu-argv examples use the QEMU conformance fixtures). A console block with
+repository (the qemu-argv examples use the QEMU conformance fixtures; boot needs KVM and a
+prepared configuration). A console block with
 a command other than katacfg (kubectl: a cluster session) is skipped, saying so.
 """
 from __future__ import annotations
