@@ -182,12 +182,12 @@ class HypervisorConfig(Record):
                      check="maxvcpus"),
         normalise=clamp_max_vcpus)
     default_memory: int = opt(
-        "uint32", DEFAULT_MEMORY_MIB, "guest memory in MiB; 0 means 2048",
+        "uint32", DEFAULT_MEMORY_MIB, f"guest memory in MiB; 0 means {DEFAULT_MEMORY_MIB}",
         annotation=A("uint32",
                      "Error encountered parsing annotation for default_memory: {err}", 20),
         normalise=or_default, builtin=SAME)
     memory_slots: int = opt(
-        "uint32", DEFAULT_MEM_SLOTS, "memory hotplug slots; 0 means 10",
+        "uint32", DEFAULT_MEM_SLOTS, f"memory hotplug slots; 0 means {DEFAULT_MEM_SLOTS}",
         annotation=A("uint32",
                      "Error parsing annotation for memory_slots: {err}, please specify positive "
                      "numeric value", 21, zero_keeps=True),
@@ -198,10 +198,10 @@ class HypervisorConfig(Record):
                      "Error parsing annotation for memory_offset: {err}, please specify positive "
                      "numeric value", 22, zero_keeps=True))
     default_bridges: int = opt(
-        "uint32", DEFAULT_BRIDGES, "PCI bridges: 0 means 1, at most 5",
+        "uint32", DEFAULT_BRIDGES, f"PCI bridges: 0 means {DEFAULT_BRIDGES}, at most {MAX_PCI_BRIDGES}",
         normalise=at_most(MAX_PCI_BRIDGES, "PCI bridges"), builtin=SAME)
     msize_9p: int = opt(
-        "uint32", DEFAULT_MSIZE_9P, "9p msize in bytes; 0 means 8192", hypervisors=QEMU_CLH,
+        "uint32", DEFAULT_MSIZE_9P, f"9p msize in bytes; 0 means {DEFAULT_MSIZE_9P}", hypervisors=QEMU_CLH,
         annotation=A("uint32",
                      "Error parsing annotation for msize_9p, please specify positive numeric value",
                      45, nonzero=True),
