@@ -21,6 +21,7 @@ from katacfg.codes import CODES
 from katacfg.errors import KataError
 from katacfg.options import KATA_PREFIX
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
+from katacfg.pipeline import overlay
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -165,8 +166,6 @@ class Admitter:
         return any(k.endswith("_hash") or k == CONFIG_PATH_ANNOTATION for k in pod.annotations)
 
     def _judge(self, target: Target, pod: rv.PodView) -> Verdict:
-        from katacfg.pipeline import overlay
-
         sandbox = target.sandbox(pod.annotations, name=pod.name or "",
                                  namespace=pod.namespace or "default", labels=pod.labels)
         warnings = [f"{d.key}: dropped before Kata, so it has no effect: {d.reason}"
@@ -184,12 +183,12 @@ class Admitter:
         if isinstance(base, KataError):
             return self._deny(base, target, warnings, node_file=not chosen)
         try:
-            cfg = overlay(base, annotations, host_cpus=self.host.cpus)
+            outcomes = overlay(base, annotations, host_cpus=self.host.cpus).annotations
         except KataError as exc:
             line, what = annotation_line(base, exc)
             return self._deny(exc.with_location(file=exc.file or base.path, line=line),
                               target, warnings, what=what)
-        for o in cfg.annotations:
+        for o in outcomes:
             if o.status == "ignored" and o.name.startswith(KATA_PREFIX) and \
                     o.name in pod.annotations and o.name != CONFIG_PATH_ANNOTATION:
                 warnings.append(f"{o.name}: Kata ignores it ({o.reason})")

@@ -34,28 +34,61 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 
 
+_SECOND: list[Any] = [-1, ""]
+
+
 def _now() -> str:
     t = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
+    sec = int(t)
+    if sec != _SECOND[0]:
+        _SECOND[0], _SECOND[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    return f"{_SECOND[1]}.{int((t - sec) * 1000):03d}Z"
 
 
 class Log:
-    """Structured (JSON lines) access and event log."""
+    """Structured (JSON lines) access and event log.
+
+    Events are written at once; access records are buffered and written together at most
+    `FLUSH_AFTER` seconds later (one write for many requests under load).
+    """
+
+    FLUSH_AFTER = 0.2
+    FLUSH_RECORDS = 256
 
     def __init__(self, stream: Any = None, *, access: bool = True) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.access_enabled = access
+        self._buf: list[str] = []
+        self._scheduled = False
 
     def event(self, event: str, **fields: Any) -> None:
-        self._write({"ts": _now(), "event": event, **fields})
+        self._buf.append(self._line({"ts": _now(), "event": event, **fields}))
+        self.flush()
 
     def access(self, **fields: Any) -> None:
-        if self.access_enabled:
-            self._write({"ts": _now(), "event": "request", **fields})
+        if not self.access_enabled:
+            return
+        self._buf.append(self._line({"ts": _now(), "event": "request", **fields}))
+        if len(self._buf) >= self.FLUSH_RECORDS:
+            self.flush()
+        elif not self._scheduled:
+            try:
+                asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
+                self._scheduled = True
+            except RuntimeError:  # no event loop: write now
+                self.flush()
 
-    def _write(self, record: dict[str, Any]) -> None:
+    @staticmethod
+    def _line(record: dict[str, Any]) -> str:
+        return json.dumps(record, separators=(",", ":")) + "\n"
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._buf:
+            return
+        text, self._buf = "".join(self._buf), []
         try:
-            self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             pass  # a closed log must not stop the server
