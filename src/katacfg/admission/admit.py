@@ -18,6 +18,7 @@ from typing import Any
 from katacfg.admission import review as rv
 from katacfg.admission.selection import FILTER_CRIO, Selection, Target
 from katacfg.codes import CODES
+from katacfg.cri import CONTAINER_TYPE_KEYS
 from katacfg.errors import KataError
 from katacfg.options import KATA_PREFIX
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
@@ -146,14 +147,20 @@ class Admitter:
         target = self.selection.target_for(pod.runtime_class_name, pod.annotations)
         if target is None:
             return NOT_KATA
-        key = (id(target), tuple(pod.annotations.items()),
-               tuple(pod.labels.items()) if target.filter_kind == FILTER_CRIO else ())
+        # Kata reads only its own annotations and the CRI's container type: the verdict
+        # (and every warning) depends on nothing else, so nothing else is judged or keyed.
+        kata = {k: v for k, v in pod.annotations.items() if _kata_key(k)}
+        labels = ({k: v for k, v in pod.labels.items() if _kata_key(k)}
+                  if target.filter_kind == FILTER_CRIO else {})
+        key = (id(target), tuple(kata.items()), tuple(labels.items()))
         with self._lock:
             hit = self._verdicts.get(key)
             if hit is not None:
                 self._verdicts.move_to_end(key)
                 return hit
-        result = self._judge(target, pod)
+        result = self._judge(target, rv.PodView(pod.kind, pod.name, pod.namespace,
+                                                pod.runtime_class_name, kata, labels,
+                                                pod.pod_path))
         with self._lock:
             self._verdicts[key] = result
             if len(self._verdicts) > self.cache_size:
@@ -210,6 +217,10 @@ class Admitter:
     def request_verdict(self, request: rv.Request) -> Verdict:
         pod = pod_of_request(request)
         return NOT_KATA if pod is None else self.verdict(pod)
+
+
+def _kata_key(key: str) -> bool:
+    return key.startswith(KATA_PREFIX) or key in CONTAINER_TYPE_KEYS
 
 
 def pod_of_request(request: rv.Request) -> rv.PodView | None:

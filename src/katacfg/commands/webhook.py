@@ -164,10 +164,11 @@ def _serve(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         log.event("listening", address=f"{shown}:{p}", pid=os.getpid())
 
-    app = webhook.WebhookApp(node, log, body_timeout=args.body_timeout)
+    app = webhook.WebhookApp(node, log)
     try:
         webhook.serve(app, host=host, port=port, ssl_context=ctx,
-                      header_timeout=args.header_timeout, idle_timeout=args.idle_timeout,
+                      header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+                      idle_timeout=args.idle_timeout,
                       max_connections=args.max_connections or 1000,
                       on_listening=listening, on_hup=on_hup)
     except OSError as exc:
