@@ -265,3 +265,4 @@ def test_verdicts_are_cached_by_annotations_only(node):
             for i in range(5)]
     first = [adm.verdict(p) for p in pods]
     assert [adm.verdict(p) for p in pods] == first and len(adm._verdicts) == 2
+    assert Admitter(sel, host=host(2), cache_size=0).verdict(pods[0]) == first[0]

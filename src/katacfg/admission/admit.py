@@ -161,10 +161,11 @@ class Admitter:
         result = self._judge(target, rv.PodView(pod.kind, pod.name, pod.namespace,
                                                 pod.runtime_class_name, kata, labels,
                                                 pod.pod_path))
-        with self._lock:
-            self._verdicts[key] = result
-            if len(self._verdicts) > self.cache_size:
-                self._verdicts.popitem(last=False)
+        if self.cache_size:
+            with self._lock:
+                self._verdicts[key] = result
+                if len(self._verdicts) > self.cache_size:
+                    self._verdicts.popitem(last=False)
         return result
 
     @staticmethod
