@@ -158,3 +158,16 @@ def test_runtime_classes_file_and_default_runtime(capsys: pytest.CaptureFixture[
     objs = policy(capsys, "--containerd-config", str(conf))
     assert evaluate(objs, pod(bad, None)).denied
     assert not evaluate(objs, pod(bad, "runc")).matched
+
+
+def test_handler_names_that_clash_get_distinct_objects(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    conf = tmp_path / "containerd.toml"
+    conf.write_text("".join(
+        f'[plugins.cri.containerd.runtimes.{name}]\nruntime_type = "io.containerd.kata.v2"\n'
+        f'pod_annotations = ["io.katacontainers.*"]\n' for name in ("kata_fc", "kata-fc")))
+    objs = policy(capsys, "--containerd-config", str(conf))
+    names = [o["metadata"]["name"] for o in objs if o["kind"] == "ValidatingAdmissionPolicy"]
+    assert len(names) == len(set(names)) == 4
+    for obj in objs:
+        kubernetes_validate.validate(obj, "1.30", strict=True)

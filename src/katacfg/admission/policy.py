@@ -587,11 +587,13 @@ def _notices(gen: _Gen, ps: PolicySet) -> None:
 # ----------------------------------------------------------------------------- objects
 
 
-def objects(ps: PolicySet, *, deny: bool = False) -> list[dict[str, Any]]:
-    """The ValidatingAdmissionPolicy and binding objects of one target."""
+def objects(ps: PolicySet, *, deny: bool = False, name: str | None = None
+            ) -> list[dict[str, Any]]:
+    """The ValidatingAdmissionPolicy and binding objects of one target (named
+    katacfg-<handler>, or `name`)."""
     from katacfg.admission import celcost
 
-    base = _object_name(target_name(ps.target))
+    base = name or object_name(ps.target)
     out = []
     for suffix, validations, actions in (
             ("", ps.refusals, ["Deny"] if deny else ["Warn", "Audit"]),
@@ -639,10 +641,10 @@ def target_name(target: Target) -> str:
     return target.handler or (target.runtime_classes[0] if target.runtime_classes else "kata")
 
 
-def _object_name(name: str) -> str:
-    """A DNS subdomain name: katacfg-<name>, lower case, invalid characters replaced."""
+def object_name(target: Target) -> str:
+    """A DNS subdomain name: katacfg-<handler>, lower case, invalid characters replaced."""
     import re
 
-    clean = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.") or "default"
+    clean = re.sub(r"[^a-z0-9.-]+", "-", target_name(target).lower()).strip("-.") or "default"
     return ("katacfg-" + clean)[:240].rstrip("-.")
 

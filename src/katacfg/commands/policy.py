@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.node_cpus is not None:
         host = host.with_facts(cpus=args.node_cpus)
     objects: list[dict] = []
+    names: set[str] = set()
     for target in selection.targets:
         try:
             cfg = target.load(host=host, assume_files=args.assume_node_files)
@@ -81,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write("katacfg: warning: a pod with very large annotations can make an "
                              "expression exceed the API server's cost limit; the policy then "
                              "does not apply to it (failurePolicy: Ignore)\n")
-        objects += policy.objects(ps, deny=args.deny)
+        name, n = policy.object_name(target), 2
+        while name in names:  # two handlers whose names differ only in case or punctuation
+            name, n = f"{policy.object_name(target)}-{n}", n + 1
+        names.add(name)
+        objects += policy.objects(ps, deny=args.deny, name=name)
     if args.output == "json":
         sys.stdout.write(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects},
                                     indent=2, ensure_ascii=False) + "\n")
