@@ -269,3 +269,29 @@ def test_deny_switches_the_actions_only() -> None:
         == [["Warn", "Audit"], ["Warn", "Audit"]]
     assert all(o["spec"]["failurePolicy"] == "Ignore" for o in warn
                if o["kind"] == "ValidatingAdmissionPolicy")
+
+
+def test_expressions_type_check_with_the_pod_schema_types(tmp_path: Path) -> None:
+    """As the API server sees them: annotations map(string, string), runtimeClassName string
+    (the schema's types replace the dynamic `object` of the other tests)."""
+    t = cel_mod.Type
+    typed = cel_mod.NewEnv(variables={"anns": t.Map(t.STRING, t.STRING), "rcn": t.STRING},
+                           extensions=[ext_strings.ExtStrings()])
+    subst = [("has(object.metadata.annotations)", "true"), ("has(object.spec.runtimeClassName)",
+             "true"), ("has(object.spec)", "true"), ("object.metadata.annotations", "anns"),
+             ("object.spec.runtimeClassName", "rcn")]
+    for text in (None, cfg_with(enable_annotations='["^default_vcpus$", "(?i)^MEM"]',
+                                valid_hypervisor_paths='["/usr/bin/qemu-*", "/a/b"]')):
+        for obj in make(text, tmp_path, node_cpus=4):
+            if obj["kind"] != "ValidatingAdmissionPolicy":
+                continue
+            exprs = [(m["expression"], t.BOOL) for m in obj["spec"]["matchConditions"]]
+            for v in obj["spec"]["validations"]:
+                exprs.append((v["expression"], t.BOOL))
+                if "messageExpression" in v:
+                    exprs.append((v["messageExpression"], t.STRING))
+            for expr, want in exprs:
+                for old, new in subst:
+                    expr = expr.replace(old, new)
+                assert "object" not in expr
+                assert typed.compile(expr).return_type() == want, expr[:200]
