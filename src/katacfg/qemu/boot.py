@@ -732,8 +732,10 @@ class _Runner:
                 except OSError:
                     sock.close()
             if time.monotonic() > deadline:
-                raise BootError(f"QEMU did not open the console socket within "
-                                f"{self.timeout:g} s")
+                what = "the guest's agent did not open its port" if self.kata_guest \
+                    else "the guest never reported"
+                raise BootError(f"{what} within {self.timeout:g} s (QEMU stopped; it had not "
+                                "opened the console socket yet)")
             time.sleep(0.02)
         self.sock = sock
         sock.setblocking(False)
