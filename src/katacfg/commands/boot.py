@@ -102,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
 
 def human_report(result: BootResult, path: str) -> str:
     lines = [f"configuration: {path}"]
+    if result.accel_reason:
+        lines.append(f"accelerator: {result.accel.upper()} ({result.accel_reason})")
     if result.test_guest:
         lines.append(f"test guest: {result.test_guest} stand in for the configuration's "
                      "kernel and image/initrd")

@@ -141,6 +141,7 @@ class BootResult(Record):
     console: tuple[str, ...] = ()  # console lines that are not part of the report
     test_guest: str = ""  # what stood in for Kata's guest, when --test-guest
     notes: tuple[str, ...] = ()
+    accel_reason: str = ""
 
     @property
     def ok(self) -> bool:
@@ -153,6 +154,7 @@ class BootResult(Record):
             "changes": [c.as_dict() for c in self.changes],
             "seconds": None if self.seconds is None else round(self.seconds, 2),
             "accel": self.accel,
+            "accel_reason": self.accel_reason,
         }
         if self.test_guest:
             out["test_guest"] = self.test_guest
@@ -1146,15 +1148,16 @@ def boot(command: Any, cfg: Config, host: Any, *, guest: TestGuest | None, timeo
             report, console, seconds = runner.run()
         except BootError as exc:
             return BootResult(False, (), plan.changes, None, accel.name, str(exc),
-                              tuple(runner.console), _guest_text(guest))
+                              tuple(runner.console), _guest_text(guest),
+                              accel_reason=accel.reason)
         if guest is None:
             return BootResult(True, tuple(evaluate_from_qemu(runner.qmp_facts, plan, cfg,
                                                              command)),
                               plan.changes, seconds, accel.name, None, tuple(console), "",
-                              (NOT_FROM_INSIDE,))
+                              (NOT_FROM_INSIDE,), accel.reason)
         checks = evaluate(report, plan, cfg, command)
         return BootResult(True, tuple(checks), plan.changes, seconds, accel.name, None,
-                          tuple(console), _guest_text(guest))
+                          tuple(console), _guest_text(guest), accel_reason=accel.reason)
     finally:
         blocked = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
