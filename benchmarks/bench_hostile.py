@@ -114,6 +114,13 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
                    "spec: {runtimeClassName: kata, containers: [{name: c, image: x}]}\n")
     out.append(("explain: a 1 MiB containerd config line of inline tables",
                 k + ["explain", str(pod), "--containerd-config", str(tmp / "inline.toml")]))
+    imports = []
+    for i in range(64):
+        shutil.copyfile(tmp / "inline.toml", tmp / f"import{i}.toml")
+        imports.append(f'"{tmp}/import{i}.toml"')
+    (tmp / "containerd.toml").write_text(f"version = 2\nimports = [{', '.join(imports)}]\n")
+    out.append(("explain: 64 imported containerd files of 1 MiB each",
+                k + ["explain", str(pod), "--containerd-config", str(tmp / "containerd.toml")]))
     out.append(("configuration /dev/zero", res("/dev/zero")))
     fifo = tmp / "fifo"
     os.mkfifo(fifo)

@@ -267,3 +267,23 @@ def test_lone_surrogate_escapes_are_decoded_as_go_does(root, tmp_path):
                     + b'\xe2\x82"}')
     p = run("--kata-config", path, "resolve", "--json", "--annotations-file", str(ann))
     assert p.returncode == 1 and "qemu\ufffd\ufffd" in p.stderr
+
+
+def test_containerd_imports_share_one_byte_budget(tmp_path):
+    """Each file is capped at 1 MiB and all of one configuration at 2 MiB together: 64
+    hostile imports of 1 MiB each took minutes to parse."""
+    from katacfg.cri import MAX_CRI_TOTAL_BYTES, load_containerd_config
+
+    comment = "#" + "x" * 78 + "\n"
+    filler = comment * ((MAX_CRI_TOTAL_BYTES // 3) // len(comment))
+    for i in range(4):
+        (tmp_path / f"{i}.toml").write_text(filler)
+    (tmp_path / "config.toml").write_text(
+        'version = 2\nimports = ["0.toml", "1.toml", "2.toml", "3.toml"]\n'
+        '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.kata]\n'
+        'runtime_type = "io.containerd.kata.v2"\n')
+    cfg = load_containerd_config(tmp_path / "config.toml")
+    assert cfg.runtime("kata") is not None
+    (err,) = [d for d in cfg.diagnostics if d.severity == "error"]
+    assert f"larger than {MAX_CRI_TOTAL_BYTES >> 20} MiB in all" in err.message
+    assert "2.toml" in err.message
