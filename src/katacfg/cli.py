@@ -13,6 +13,8 @@ COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "kata-env": ("env", "show the kata-runtime kata-env report for this host", ("env",)),
     "kata-check": ("check", "check whether this host can run Kata Containers", ("check",)),
     "lint": ("lint", "report every problem in configuration files, with file:line", ()),
+    "diff": ("diff", "the effective difference between two configurations (files, profiles, "
+                     "drop-ins), with where each value came from", ()),
     "explain": ("explain", "explain what Kubernetes pods get through containerd or CRI-O", ()),
     "policy": ("policy", "generate a ValidatingAdmissionPolicy from the node's Kata "
                          "configuration", ()),

@@ -21,6 +21,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host-memory-mib", type=int, metavar="MIB",
                    help="total memory of the node in MiB (4.x default_maxmemory; default: "
                         "this machine's)")
+    p.add_argument("--origins", action="store_true",
+                   help="4.x: show where each value came from (file:line, drop-in, default, "
+                        "clamp, annotation)")
+    p.add_argument("--key", metavar="KEY",
+                   help="4.x: only this key (e.g. default_memory or hypervisor.default_memory)"
+                        ", with its origin")
+    p.add_argument("--no-dropins", action="store_true",
+                   help="4.x: load the file without its config.d drop-ins")
     p.add_argument("--annotation", "-a", action="append", default=[], metavar="KEY=VALUE",
                    help="a pod annotation (repeatable)")
     p.add_argument("--annotations-file", metavar="FILE.json",

@@ -33,5 +33,7 @@ def run4x(args: argparse.Namespace, annotations: dict[str, str], host: Any) -> i
     else:
         from katacfg.profiles.kata4x.view import human_view
 
-        sys.stdout.write(human_view(cfg, origins=getattr(args, "origins", False)))
+        key = getattr(args, "key", None)
+        sys.stdout.write(human_view(cfg, origins=getattr(args, "origins", False) or bool(key),
+                                    only=key))
     return 0

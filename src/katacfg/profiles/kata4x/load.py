@@ -44,8 +44,10 @@ class Provenance(Record):
 
     def describe(self) -> str:
         where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "")
-        if self.kind in ("file", "dropin"):
+        if self.kind == "file":
             return where
+        if self.kind == "dropin":
+            return f"{where} (drop-in)"
         if self.kind == "clamp":
             return f"{where} ({self.detail})" if where else self.detail
         return f"{self.kind}" + (f": {self.detail}" if self.detail else "")
@@ -242,7 +244,9 @@ class Loader:
                     key, "string"))), self.host, kind)
                 hyp[key] = value
                 if key not in raw:
-                    self.origins[("hypervisor", key)] = Provenance("default", detail=reason)
+                    host_derived = how in ("maxvcpus", "maxmemory")
+                    self.origins[("hypervisor", key)] = Provenance(
+                        "default", detail=reason if host_derived else "")
                     continue
                 if reason:
                     self.clamp(key, at, reason)
@@ -319,6 +323,11 @@ class Loader:
                                 hint=f"`={value}` has no name before '='")
             params.append((key, value))
         hyp["kernel_params"] = tuple(params)
+        origin = self.src.origins.get(("hypervisor", self._hv_name(), "kernel_params"))
+        self.origins[("hypervisor", "kernel_params")] = Provenance(
+            "computed", origin.file if origin else None, origin.line if origin else None,
+            "Kata's own (systemd, scsi, agent) then the file's kernel_params"
+            + (f" ({origin})" if origin else ""))
 
     def _hv_name(self) -> str:
         tables = self.src.tables["hypervisor"]

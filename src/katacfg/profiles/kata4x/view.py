@@ -21,10 +21,13 @@ def human_view(cfg: Config4x, *, origins: bool = False, only: str | None = None)
              "files: " + ", ".join(cfg.files)]
     for section in ("hypervisor", "agent", "runtime", "factory"):
         values = getattr(cfg, section)
+        keys = [k for k in values if not only or only in (k, f"{section}.{k}")]
+        if not keys:
+            continue
         lines.append(f"[{section}]")
-        for key, value in values.items():
-            if only and key != only and f"{section}.{key}" != only:
-                continue
+        for key in keys:
+            value = cfg.custom_assets.get(key, values[key]) if section == "hypervisor" \
+                else values[key]
             text = f"  {key} = {_show(value)}"
             if origins:
                 prov = cfg.origins.get((section, key))

@@ -1,0 +1,176 @@
+"""Kata 4.x profile rules (issue 10): profile choice, config.d drop-ins with Go's semantics,
+per-value origins, `resolve --key`, `diff`. Real files under tmp_path, the real CLI."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from katacfg.host import Host
+from katacfg.profiles import classify
+from katacfg.profiles.kata4x.load import load
+
+HOST = Host.real().with_facts(cpus=2, vhost_vsock=True, memory_mib=8192)
+STOCK_4X = Path(__file__).parent / "data" / "conformance-4x" / "cases" / "stock_clh" / \
+    "config.toml"
+
+
+def install(tmp_path: Path, extra: str = "") -> Path:
+    for name in ("qemu", "vmlinux", "image"):
+        (tmp_path / name).write_text(name)
+    config = tmp_path / "configuration.toml"
+    config.write_text(f'[hypervisor.qemu]\npath = "{tmp_path}/qemu"\nkernel = "{tmp_path}/vmlinux"'
+                      f'\nimage = "{tmp_path}/image"\nvirtio_fs_daemon = "/x"\n'
+                      'kernel_params = "a=1 b=2"\nenable_annotations = ["x", "y"]\n'
+                      + extra)
+    return config
+
+
+def dropin(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "config.d"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def katacfg(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "katacfg", *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+# -- profile choice ----------------------------------------------------------------------------
+
+def test_auto_picks_4x_for_a_stock_4x_file():
+    profile, reason = classify(STOCK_4X.read_text())
+    assert profile == "4.x" and "4.x" in reason
+
+
+@pytest.mark.parametrize("text", [
+    "[hypervisor.qemu]\nrootfs_type = \"ext4\"\n",  # one later key: could be a typo in 1.x
+    "[proxy.kata]\n[hypervisor.remote]\n",  # a 1.x table wins over any 4.x evidence
+    "[hypervisor.qemu]\nuse_vsock = true\nrootfs_type='x'\nindep_iothreads=1\nrootless=true\n",
+    "",
+])
+def test_auto_stays_1x_without_unambiguous_evidence(text):
+    assert classify(text)[0] == "1.x"
+
+
+def test_auto_says_on_stderr_when_it_picks_4x(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[hypervisor.remote]\n")
+    p = katacfg("--kata-config", str(config), "resolve", "--json")
+    assert "profile 4.x (auto)" in p.stderr and "[hypervisor.remote]" in p.stderr
+    assert json.loads(p.stdout)["profile"] == "4.x-go"
+
+
+# -- drop-ins -------------------------------------------------------------------------------
+
+def test_dropins_apply_in_name_order_key_by_key(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "9-last.toml", "[hypervisor.qemu]\ndefault_memory = 3000\n")
+    dropin(tmp_path, "20-first.toml", "[hypervisor.qemu]\ndefault_memory = 1000\n"
+                                      "memory_slots = 3\n")
+    cfg = load(str(config), HOST)
+    assert cfg.hypervisor["default_memory"] == 3000  # "9-last" sorts after "20-first"
+    assert cfg.hypervisor["memory_slots"] == 3  # kept: the later file does not name it
+    assert cfg.hypervisor["path"] == str(tmp_path / "qemu")  # main file's key survives
+    origin = cfg.origins[("hypervisor", "default_memory")]
+    assert (origin.kind, origin.file, origin.line) == \
+        ("dropin", str(tmp_path / "config.d" / "9-last.toml"), 2)
+
+
+def test_dropin_arrays_and_kernel_params_are_replaced_not_appended(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml", '[hypervisor.qemu]\nkernel_params = "c=3"\n'
+                                'enable_annotations = ["z"]\n')
+    cfg = load(str(config), HOST)
+    assert cfg.hypervisor["enable_annotations"] == ("z",)
+    assert cfg.hypervisor["kernel_params"][-1] == ("c", "3")
+    assert ("a", "1") not in cfg.hypervisor["kernel_params"]
+
+
+def test_unknown_key_in_a_dropin_table_is_refused_but_ignored_in_the_main_file(tmp_path):
+    config = install(tmp_path, "not_a_key = 1\n")
+    load(str(config), HOST)  # the main file: ignored
+    path = dropin(tmp_path, "50.toml", "[hypervisor.qemu]\nnot_a_key = 1\n")
+    with pytest.raises(Exception) as exc:
+        load(str(config), HOST)
+    assert exc.value.text == (  # type: ignore[attr-defined]
+        f"error applying key 'hypervisor.qemu.not_a_key' from drop-in file \"{path}\": error "
+        'getting key "not_a_key" from a decoded drop-in conf file: key "not_a_key" not found')
+
+
+def test_an_editor_backup_in_config_d_is_read_and_can_break_loading(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml~", "[hypervisor.qemu\n")
+    with pytest.raises(Exception) as exc:
+        load(str(config), HOST)
+    assert exc.value.text.startswith(  # type: ignore[attr-defined]
+        f'error decoding file "{tmp_path}/config.d/50.toml~": toml: line 1')
+
+
+def test_a_folder_in_config_d_fails_the_load(tmp_path):
+    config = install(tmp_path)
+    (tmp_path / "config.d" / "sub").mkdir(parents=True)
+    with pytest.raises(Exception) as exc:
+        load(str(config), HOST)
+    sub = tmp_path / "config.d" / "sub"
+    assert exc.value.text == f'error reading file "{sub}": read {sub}: is a directory'  # type: ignore[attr-defined]
+
+
+def test_a_dropin_without_table_keys_creates_no_agent_table(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml", "[agent.kata]\n")
+    assert load(str(config), HOST).agent["long_live_conn"] is False
+    dropin(tmp_path, "60.toml", "[agent.kata]\nenable_debug = true\n")
+    cfg = load(str(config), HOST)
+    assert cfg.agent["long_live_conn"] is True and cfg.agent["enable_debug"] is True
+
+
+def test_without_dropins(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml", "[hypervisor.qemu]\ndefault_memory = 4096\n")
+    assert load(str(config), HOST, dropins=False).hypervisor["default_memory"] == 2048
+
+
+# -- origins, resolve --key, diff ------------------------------------------------------------
+
+def test_resolve_key_names_the_dropin_that_set_it(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "70-mem.toml", "[hypervisor.qemu]\n\ndefault_memory = 4096\n")
+    p = katacfg("--profile", "4.x", "--kata-config", str(config), "resolve", "--key",
+                "default_memory", "--host-vhost-vsock")
+    assert p.returncode == 0, p.stderr
+    assert f"default_memory = 4096    # {tmp_path}/config.d/70-mem.toml:3 (drop-in)" in p.stdout
+
+
+def test_a_clamped_value_says_why(tmp_path):
+    config = install(tmp_path, "default_memory = 100\n")
+    origin = load(str(config), HOST).origins[("hypervisor", "default_memory")]
+    assert origin.kind == "clamp" and "256" in origin.detail and origin.line == 8
+
+
+def test_diff_with_and_without_dropins(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml", "[hypervisor.qemu]\ndefault_memory = 4096\n")
+    p = katacfg("--profile", "4.x", "diff", str(config), str(config), "--no-dropins-b",
+                "--json", "--host-vhost-vsock")
+    assert p.returncode == 0, p.stderr
+    diffs = json.loads(p.stdout)["differences"]
+    assert [d["key"] for d in diffs] == ["hypervisor.default_memory"]
+    assert diffs[0]["a"] == {"value": 4096, "origin": f"{tmp_path}/config.d/50.toml:2 (drop-in)"}
+    assert diffs[0]["b"]["value"] == 2048
+
+
+def test_diff_of_one_file_under_both_profiles(tmp_path):
+    config = install(tmp_path)
+    p = katacfg("diff", str(config), str(config), "--profile-a", "1.x", "--profile-b", "4.x",
+                "--json", "--host-vhost-vsock")
+    assert p.returncode == 0, p.stderr
+    keys = {d["key"]: d for d in json.loads(p.stdout)["differences"]}
+    assert keys["hypervisor.shared_fs"]["a"]["value"] == "virtio-9p"
+    assert keys["hypervisor.shared_fs"]["b"]["value"] == "virtio-fs"
+    assert keys["proxy.type"]["b"]["value"] == "<absent>"
