@@ -174,3 +174,23 @@ def test_diff_of_one_file_under_both_profiles(tmp_path):
     assert keys["hypervisor.shared_fs"]["a"]["value"] == "virtio-9p"
     assert keys["hypervisor.shared_fs"]["b"]["value"] == "virtio-fs"
     assert keys["proxy.type"]["b"]["value"] == "<absent>"
+
+
+# -- lint under 4.x ---------------------------------------------------------------------------
+
+def test_lint_4x_notes_runtime_rs_differences(tmp_path):
+    config = install(tmp_path, "default_memory = 100\n")
+    (tmp_path / "shared.toml").write_text("[hypervisor.qemu]\nmemory_slots = 4\n")
+    (tmp_path / "config.d").mkdir()
+    (tmp_path / "config.d" / "50-link.toml").symlink_to(tmp_path / "shared.toml")
+    p = katacfg("--profile", "4.x", "lint", "--format", "json", "--host-vhost-vsock",
+                str(config))
+    codes = {d["code"] for f in json.loads(p.stdout) for d in f["diagnostics"]}
+    assert {"KL240", "KL241", "KL201", "KL243"} <= codes, p.stdout
+
+
+def test_lint_4x_reports_1x_keys_4x_ignores(tmp_path):
+    config = install(tmp_path, "use_vsock = true\n\n[proxy.kata]\npath = \"/x\"\n")
+    p = katacfg("--profile", "4.x", "lint", "--host-vhost-vsock", str(config))
+    assert "`hypervisor.qemu.use_vsock` is a Kata 1.x key that 4.x ignores" in p.stdout
+    assert "[proxy] is a Kata 1.x table that 4.x ignores" in p.stdout

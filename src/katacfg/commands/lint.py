@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                 paths = [discovery.embedded_default_path()]
                 sys.stderr.write(f"katacfg: note: {exc.text}; linting the embedded default\n")
     host = host_from_args(args)
-    results = [_lint_one(p, host, args.mode) for p in paths]
+    results = [_lint_one(p, host, args.mode, getattr(args, "profile", None)) for p in paths]
     render = {"text": lint.render_text, "json": lint.render_json,
               "sarif": lint.render_sarif}[args.format]
     sys.stdout.write(render(results))
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lint_one(path: str, host: Any, mode: str) -> LintResult:
+def _lint_one(path: str, host: Any, mode: str, profile: str | None = None) -> LintResult:
     """lint_file, with `-` for standard input, and a file of another kind named as such."""
     from katacfg.errors import Diagnostic
     from katacfg.reports import lint
@@ -74,6 +74,13 @@ def _lint_one(path: str, host: Any, mode: str) -> LintResult:
         return lint.LintResult(name, (Diagnostic(
             "error", "KC005", f"this is {what}, not a Kata configuration.toml", name,
             hint=fix),))
+    if path != "-":
+        from katacfg.profiles import choose
+
+        if choose(profile, path)[0] == "4.x":
+            from katacfg.profiles.kata4x.lint import lint_file as lint4x
+
+            return lint4x(path, host)  # type: ignore[no-any-return]
     return lint.lint_file(name, host, mode, text=text)
 
 

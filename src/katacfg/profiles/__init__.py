@@ -32,6 +32,7 @@ DEFAULT_PROFILE = "1.x"
 # The one registration point: profile name -> module whose PROFILE is the KataProfile.
 _MODULES: dict[str, str] = {
     "1.x": "katacfg.profiles.kata1x.profile",
+    "4.x": "katacfg.profiles.kata4x.profile",
 }
 
 
