@@ -24,7 +24,7 @@ def install(tmp_path: Path, extra: str = "") -> Path:
     config = tmp_path / "configuration.toml"
     config.write_text(f'[hypervisor.qemu]\npath = "{tmp_path}/qemu"\nkernel = "{tmp_path}/vmlinux"'
                       f'\nimage = "{tmp_path}/image"\nvirtio_fs_daemon = "/x"\n'
-                      'kernel_params = "a=1 b=2"\nenable_annotations = ["x", "y"]\n'
+                      'kernel_params = "a=1 b=2"\nenable_annotations = ["qq", "^default_memory$"]\n'
                       + extra)
     return config
 
@@ -194,3 +194,32 @@ def test_lint_4x_reports_1x_keys_4x_ignores(tmp_path):
     p = katacfg("--profile", "4.x", "lint", "--host-vhost-vsock", str(config))
     assert "`hypervisor.qemu.use_vsock` is a Kata 1.x key that 4.x ignores" in p.stdout
     assert "[proxy] is a Kata 1.x table that 4.x ignores" in p.stdout
+
+
+# -- explain under 4.x ------------------------------------------------------------------------
+
+def test_explain_4x_through_kata_deploy_on_containerd_2(tmp_path):
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml", "[hypervisor.qemu]\ndefault_memory = 3000\n")
+    pods = tmp_path / "pods.yaml"
+    pods.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: big\n  annotations:\n"
+        '    io.katacontainers.config.hypervisor.default_memory: "4096"\n'
+        '    io.katacontainers.config_path: "/etc/other.toml"\n'
+        "spec:\n  runtimeClassName: kata-qemu\n  containers:\n  - name: c\n    image: b\n"
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\n  annotations:\n"
+        '    io.katacontainers.config.hypervisor.machine_type: "pc"\n'
+        "spec:\n  runtimeClassName: kata-qemu\n  containers:\n  - name: c\n    image: b\n")
+    containerd = Path(__file__).parent / "data" / "cri" / "kata-deploy-v3" / "etc" / \
+        "containerd" / "config.toml"
+    p = katacfg("--profile", "4.x", "--kata-config", str(config), "explain", str(pods),
+                "--containerd-config", str(containerd), "--host-vhost-vsock", "--json")
+    assert p.returncode == 1, p.stderr
+    report = json.loads(p.stdout)
+    big, bad = report["pods"]
+    assert big["starts"] is True
+    assert {"key": "hypervisor.default_memory", "node": 3000, "pod": 4096} in big["changes"]
+    assert any("config_path is ignored" in n for n in big["notes"])
+    assert bad["starts"] is False
+    assert bad["failure"] == "annotation io.katacontainers.config.hypervisor.machine_type " \
+        "is not enabled"

@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     source = "<stdin>" if args.manifest == "-" else args.manifest
     report = explain.explain(text, cri_config=cri_config, source=source, is_text=True,
                              kata_config=args.kata_config, runtime_class=args.runtime_class,
-                             host=host_from_args(args), assume_files=args.assume_node_files)
+                             host=host_from_args(args), assume_files=args.assume_node_files,
+                             profile=getattr(args, "profile", None))
     for note in report.notes:
         sys.stderr.write(f"katacfg: note: {note}\n")
     if args.json:

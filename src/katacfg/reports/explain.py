@@ -62,7 +62,8 @@ class _Node:
     """The node: its CRI configuration, and its Kata configuration loaded once per mode."""
 
     def __init__(self, cri_config: cri.CRIConfig | None, kata_config: str | None,
-                 host: HostFacts, assume_files: bool) -> None:
+                 host: HostFacts, assume_files: bool, profile: str | None = None) -> None:
+        self.profile = profile  # --profile: 1.x, 4.x or auto (per configuration file)
         self.cri = cri_config
         self.kata_config = kata_config
         self.host = host
@@ -78,9 +79,12 @@ class _Node:
         container type reach the overlay (Kata reads nothing else), so pods with the same
         Kata annotations share one result."""
         kata = {k: v for k, v in sandbox.items()
-                if k.startswith(KATA_PREFIX) or k in cri.CONTAINER_TYPE_KEYS}
+                if k.startswith(KATA_PREFIX) or k in cri.CONTAINER_TYPE_KEYS
+                or (k in _KATA4X_EXTRA and not isinstance(base, Config))}
         key = (id(base), tuple(kata.items()))
         found = self._overlays.get(key)
+        if found is None and not isinstance(base, Config):
+            found = _overlay_4x(base, kata, self.host.cpus)
         if found is None:
             try:
                 cfg = overlay(base, kata, host_cpus=self.host.cpus)
@@ -99,11 +103,22 @@ class _Node:
             self.chosen_by.setdefault(path, chosen_by)
         if key not in self._loaded:
             try:
-                self._loaded[key] = load(path, host=self.host, mode=mode, fallback=path is None,
-                                         assume_files=self.assume_files)
+                if self.profile_for(path) == "4.x":
+                    from katacfg.profiles.kata4x.load import load as load4x
+
+                    self._loaded[key] = load4x(path, self.host)  # type: ignore[assignment,arg-type]
+                else:
+                    self._loaded[key] = load(path, host=self.host, mode=mode,
+                                             fallback=path is None,
+                                             assume_files=self.assume_files)
             except KataError as exc:
                 self._loaded[key] = exc
         return self._loaded[key]
+
+    def profile_for(self, path: str | None) -> str:
+        from katacfg.profiles import choose
+
+        return choose(self.profile, path)[0]
 
 
 def kata_mode(runtime: cri.RuntimeHandler | None) -> str:
@@ -114,7 +129,8 @@ def kata_mode(runtime: cri.RuntimeHandler | None) -> str:
 def explain(manifest: str, *, cri_config: cri.CRIConfig | None = None,
             kata_config: str | None = None, runtime_class: str | None = None,
             host: HostFacts, assume_files: bool = False,
-            source: str | None = None, is_text: bool = False) -> ExplainReport:
+            source: str | None = None, is_text: bool = False,
+            profile: str | None = None) -> ExplainReport:
     """Explain every Kata pod of a manifest file (or text; `source` names it).
 
     `is_text`: `manifest` is the YAML itself, whatever it looks like."""
@@ -122,7 +138,7 @@ def explain(manifest: str, *, cri_config: cri.CRIConfig | None = None,
     objects = (manifests.load_manifests_text(manifest, source) if is_text
                else manifests.load_manifests(manifest, source=source))
     handlers = manifests.runtime_class_handlers(objects)
-    node = _Node(cri_config, kata_config, host, assume_files)
+    node = _Node(cri_config, kata_config, host, assume_files, profile)
     if cri_config is None:
         report.notes.append("no CRI configuration given: every pod annotation is assumed to "
                             "reach Kata (as CRI-O passes them); give --containerd-config or "
@@ -222,6 +238,11 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
     rep.front_end = _front_end_name(runtime, rep.mode)
     path, chosen = cri.kata_config_path(runtime, annotations, rep.mode,
                                         override=node.kata_config)
+    node_path = node.kata_config or (runtime.config_path if runtime is not None else None)
+    if chosen and node.profile_for(node_path) == "4.x":
+        path, chosen = node_path, False  # Kata 4.x has no io.katacontainers.config_path
+        rep.notes.append(f"{CONFIG_PATH_ANNOTATION} is ignored: Kata 4.x takes the file from "
+                         "containerd's runtime options only")
     if chosen:
         rep.config_chosen_by_pod = True
         rep.notes.append(f"the pod chooses its Kata configuration file: {path} "
@@ -241,6 +262,36 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
         return rep
     rep.outcomes, rep.changes = list(result[0]), list(result[1])
     return rep
+
+
+# What the 4.x shim reads beyond io.katacontainers.*: containerd's sandbox sizing, SGX EPC.
+_KATA4X_EXTRA = frozenset({
+    "io.kubernetes.cri.sandbox-cpu-period", "io.kubernetes.cri.sandbox-cpu-quota",
+    "io.kubernetes.cri.sandbox-cpu-shares", "io.kubernetes.cri.sandbox-memory",
+    "sgx.intel.com/epc",
+})
+
+
+def _overlay_4x(base: Any, kata: dict[str, str], host_cpus: int) -> Any:
+    """The 4.x shim's stages after load, for one sandbox: (outcomes, changes) or a refusal."""
+    from katacfg.profiles.kata4x import pipeline
+
+    try:
+        kind = pipeline.container_type(kata)
+        if kind == "pod_container":
+            return ((), ())
+        cfg = pipeline.overlay(base, dict(kata), kind, host_cpus)
+    except KataError as exc:
+        return exc
+    changes = []
+    for section in ("hypervisor", "agent", "runtime"):
+        old, new = getattr(base, section), getattr(cfg, section)
+        for name, b in new.items():
+            b = cfg.custom_assets.get(name, b) if section == "hypervisor" else b
+            if old.get(name) != b:
+                changes.append((f"{section}.{name}", _jsonable(old.get(name)), _jsonable(b)))
+    return (tuple(o for o in cfg.annotations if o.name.startswith(KATA_PREFIX)
+                  or o.name in _KATA4X_EXTRA), tuple(changes))
 
 
 def _without_errors(obj: manifests.ManifestObject) -> manifests.ManifestObject:
