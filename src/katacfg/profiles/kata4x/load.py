@@ -48,7 +48,7 @@ class Provenance(Record):
             return where
         if self.kind == "dropin":
             return f"{where} (drop-in)"
-        if self.kind == "clamp":
+        if self.kind in ("clamp", "sizing"):
             return f"{where} ({self.detail})" if where else self.detail
         return f"{self.kind}" + (f": {self.detail}" if self.detail else "")
 

@@ -77,10 +77,16 @@ def overlay(cfg: Config4x, annotations: dict[str, str], kind: str, host_cpus: in
             hyp["default_vcpus"] = to_float32(hyp["default_vcpus"] + cpus)
             hyp["default_memory"] = (hyp["default_memory"] + mem) & 0xFFFFFFFF
             hyp["default_maxvcpus"] = max(_ceil(hyp["default_vcpus"]), 1)
+            added = {"default_vcpus": cpus, "default_memory": mem}
             for key in ("default_vcpus", "default_memory", "default_maxvcpus"):
+                if added.get(key, 1) == 0:
+                    continue  # nothing added: the value keeps its origin
+                before = origins.get(("hypervisor", key))
                 origins[("hypervisor", key)] = Provenance(
-                    "sizing", detail="static_sandbox_resource_mgmt adds the pod's CPU and "
-                    "memory limits")
+                    "sizing", before.file if before else None, before.line if before else None,
+                    "static_sandbox_resource_mgmt: "
+                    + ("ceil(default_vcpus)" if key == "default_maxvcpus" else
+                       f"+{added[key]:g} from the pod's limits"))
         custom = ann.apply_assets(hyp, cfg.hypervisor_type, annotations)
         ann.validate_hypervisor(hyp)
     except KataError as exc:
@@ -117,6 +123,11 @@ def _outcomes(annotations: Mapping[str, str], ov: ann.Overlay,
         elif exc is not None:
             out.append(AnnotationOutcome(name, value, "not reached",
                                          "Kata stops at the first refusal"))
+        elif name in ann.SIZING.values():
+            out.append(AnnotationOutcome(name, value, "applied", "containerd's sandbox sizing "
+                                         "(runtime.workload_cpus / workload_memory_mb)"))
+        elif name in CRI_TYPE_KEYS:
+            out.append(AnnotationOutcome(name, value, "applied", "the container type"))
         elif name in o.DROPPED_ANNOTATIONS:
             out.append(AnnotationOutcome(name, value, "ignored", "a Kata 1.x annotation 4.x "
                                          "ignores: " + o.DROPPED_ANNOTATIONS[name]))
