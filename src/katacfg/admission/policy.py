@@ -261,7 +261,6 @@ def build(cfg: Config, target: Target, *, node_cpus: int | None = None) -> Polic
     """Every validation Kata's configuration `cfg` implies for pods of `target`."""
     gen = _Gen(cfg, target, node_cpus)
     ps = PolicySet(target, match_condition(target), gen.file)
-    ps.notes += [f"{target.describe()}"]
     _container_type(gen, ps)
     _gate(gen, ps)
     present = sorted((a for a in ALL_ANNOTATIONS if a.order), key=lambda a: a.order)
@@ -313,8 +312,9 @@ def _gate(gen: _Gen, ps: PolicySet) -> None:
     valid = [p for p in patterns if compile_go(p) is not None]
     bad = [p for p in patterns if compile_go(p) is None]
     if bad:
-        ps.notes.append("enable_annotations entries Go cannot compile match nothing (as in Kata): "
-                        + ", ".join(repr(b) for b in bad))
+        ps.notes.append(f"{gen.where('enable_annotations')}: entries Go's regexp cannot compile "
+                        "match nothing, in Kata and in the policy: "
+                        + ", ".join(strconv.quote(b) for b in bad))
     if any(p in g.MATCH_ANY for p in valid):
         return  # every hypervisor annotation passes
     frx = gen.filter_rx()

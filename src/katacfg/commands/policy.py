@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                                  f"or installed here; using katacfg's embedded default "
                                  f"({cfg.path}); give the node's file with --kata-config\n")
         ps = policy.build(cfg, target, node_cpus=args.node_cpus)
-        for note in ps.notes[1:]:
+        for note in ps.notes:
             sys.stderr.write(f"katacfg: {note}\n")
         costs = [v.cost for v in ps.refusals + ps.notices]
         worst = max(costs, default=0)
