@@ -569,3 +569,14 @@ def test_without_apt_an_earlier_guest_is_used(tmp_path, monkeypatch):
     guest = qguest.ensure_test_guest()
     assert guest.cached and guest.kernel == str(built / "vmlinuz")
     assert guest.modules == ("virtio", "9p")
+
+
+@pytest.mark.parametrize("name", ["with,comma", "x" * 90])
+def test_a_tmpdir_qemu_cannot_use_is_refused(tmp_path, name, test_guest):
+    tmpdir = tmp_path / name
+    tmpdir.mkdir()
+    config = stock_install(tmp_path / "kata")
+    proc = katacfg("--kata-config", str(config), "boot", "--test-guest", tmpdir=tmpdir)
+    assert proc.returncode == 1
+    assert len(proc.stderr.splitlines()) == 1 and "set TMPDIR to" in proc.stderr
+    assert_nothing_left(tmpdir)

@@ -1133,6 +1133,7 @@ def boot(command: Any, cfg: Config, host: Any, *, guest: TestGuest | None, timeo
     procs = _Procs()
     runner = None
     try:
+        _check_workdir(workdir)
         plan = plan_boot(command, cfg, accel=accel, workdir=workdir, guest=guest,
                          sandbox_id=sandbox_id, token=token, virtiofsd_found=virtiofsd_found)
         try:
@@ -1172,6 +1173,22 @@ def boot(command: Any, cfg: Config, host: Any, *, guest: TestGuest | None, timeo
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+
+
+UNIX_PATH_MAX = 108
+
+
+def _check_workdir(workdir: str) -> None:
+    """The private folder's paths go into QEMU options (comma-separated) and unix socket
+    addresses (at most 107 bytes): refuse a TMPDIR that cannot carry them."""
+    longest = os.path.join(workdir, "vm", "vhost-fs.sock")
+    if any(c in workdir for c in ",\n\0"):
+        raise BootError(f"the temporary folder {workdir!r} has a comma or a newline, which "
+                        "QEMU's option syntax cannot carry: set TMPDIR to another folder")
+    if len(os.fsencode(longest)) >= UNIX_PATH_MAX:
+        raise BootError(f"the temporary folder {workdir} is too long for unix socket paths "
+                        f"({len(os.fsencode(longest))} bytes of at most {UNIX_PATH_MAX - 1}): "
+                        "set TMPDIR to a shorter folder")
 
 
 def _guest_text(guest: TestGuest | None) -> str:
