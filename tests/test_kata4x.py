@@ -223,3 +223,18 @@ def test_explain_4x_through_kata_deploy_on_containerd_2(tmp_path):
     assert bad["starts"] is False
     assert bad["failure"] == "annotation io.katacontainers.config.hypervisor.machine_type " \
         "is not enabled"
+
+
+def test_library_load_and_resolve_take_the_4x_profile(tmp_path):
+    import katacfg
+    from katacfg.profiles import get_profile
+
+    config = install(tmp_path)
+    dropin(tmp_path, "50.toml", "[hypervisor.qemu]\ndefault_memory = 3000\n")
+    four = get_profile("4.x")
+    assert katacfg.load(config, host=HOST, profile=four).hypervisor["default_memory"] == 3000
+    cfg = katacfg.resolve(config, {"io.katacontainers.config.hypervisor.default_memory": "4096"},
+                          host=HOST, profile=four)
+    assert cfg.hypervisor["default_memory"] == 4096
+    assert cfg.origins[("hypervisor", "default_memory")].kind == "annotation"
+    assert katacfg.load(config, host=HOST).hypervisor.default_memory == 2048  # 1.x: no config.d

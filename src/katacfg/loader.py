@@ -68,6 +68,9 @@ def load(path: str | PathLike[str] | None = None, *, host: HostFacts | None = No
         from katacfg.profiles import get_profile
 
         profile = get_profile()
+    own = profile.extra.get("load")
+    if own is not None:  # a generation with its own loader (4.x: config.d, dict sections)
+        return own(path, host=host, mode=mode, strict=strict, assume_files=assume_files)  # type: ignore[no-any-return]
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     notes: list[Diagnostic] = []

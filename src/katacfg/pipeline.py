@@ -39,6 +39,9 @@ def resolve(path: str | os.PathLike[str] | None = None,
         if not isinstance(name, str) or not isinstance(value, str):
             raise TypeError(f"annotation {name!r}: keys and values must be str, not "
                             f"{type(value if isinstance(name, str) else name).__name__}")
+    own = profile.extra.get("resolve") if profile is not None else None
+    if own is not None:  # a generation with its own stages (4.x: the shim's order)
+        return own(path, annotations, host=host, mode=mode)  # type: ignore[no-any-return]
     if mode == "shimv2":
         chosen = annotations.get(CONFIG_PATH_ANNOTATION) or path or os.environ.get(
             "KATA_CONF_FILE")

@@ -33,6 +33,34 @@ def _build(raw: Any, host: Any, mode: str = "shimv2", profile: KataProfile | Non
     return Loader(raw, host).run()
 
 
+def _load(path: Any, *, host: Any = None, mode: str = "shimv2", strict: bool = True,
+          assume_files: bool = False) -> Any:
+    """katacfg.load(..., profile=4.x): LoadConfiguration with config.d (always strict)."""
+    from os import fspath
+
+    from katacfg.profiles.kata4x.load import load
+
+    if host is None:
+        from katacfg.host import Host
+
+        host = Host.real()
+    return load(None if path is None else fspath(path), host)
+
+
+def _resolve(path: Any, annotations: Any = None, *, host: Any = None,
+             mode: str = "shimv2") -> Any:
+    """katacfg.resolve(..., profile=4.x): the shim's stages for one sandbox."""
+    from os import fspath
+
+    from katacfg.profiles.kata4x.pipeline import resolve
+
+    if host is None:
+        from katacfg.host import Host
+
+        host = Host.real()
+    return resolve(None if path is None else fspath(path), annotations, host)
+
+
 def _options() -> dict[str, dict[str, Option]]:
     out: dict[str, dict[str, Option]] = {}
     for section, (_go, keys, _is_map) in o.SECTIONS.items():
@@ -76,7 +104,8 @@ PROFILE = KataProfile(
     build=_build,
     options=_options(),
     annotations={},
-    extra={"experimental_features": o.EXPERIMENTAL_FEATURES, "kata_version": o.KATA_VERSION,
+    extra={"load": _load, "resolve": _resolve,
+           "experimental_features": o.EXPERIMENTAL_FEATURES, "kata_version": o.KATA_VERSION,
            "annotation_table": ann.ANNOTATIONS, "readers": o.READERS,
            "dropped_keys": o.DROPPED_KEYS, "dropped_tables": o.DROPPED_TABLES,
            "conf_file_env": o.CONF_FILE_ENV, "dropin_dir": o.DROPIN_DIR},
