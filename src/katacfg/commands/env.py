@@ -28,10 +28,10 @@ def seconds(text: str) -> float:
 
 OPTIONS = (
     Opt(("--json",), "json", help="Format output as JSON"),
-    Opt(("--format-version",), "format_version", value=True, default="1.0.24",
-        choices=("1.0.24", "1.0.23"),
-        help="report layout: 1.0.24 (kata-runtime 1.13, default) or 1.0.23 (kata-runtime "
-             "1.7.2)"),
+    Opt(("--format-version",), "format_version", value=True, default=None,
+        choices=("1.0.24", "1.0.23", "1.0.27"),
+        help="report layout: 1.0.24 (kata-runtime 1.13, the 1.x default), 1.0.23 "
+             "(kata-runtime 1.7.2) or 1.0.27 (Kata 4.x, the only one of --profile 4.x)"),
     Opt(("--probe-timeout",), "probe_timeout", value=True, default=2.0, type=seconds,
         metavar="SECONDS", help="how long each `<binary> --version` may take (default 2)"),
     Opt(("--host-root",), "host_root", value=True, metavar="DIR",
@@ -164,13 +164,23 @@ def run(args: Any) -> int:
         probes = Probes(args.probe_timeout)
         _start_probes(args, probes)
     try:
-        from katacfg.commands.common import load_from_args
+        from katacfg.commands.common import choose_profile, load_from_args
 
         host = host_from_root(args)
+        if choose_profile(args) == "4.x":
+            from katacfg.commands.env4x import run4x
+
+            return run4x(args, host, probes, _runtime_path())
+        if args.format_version == "1.0.27":
+            from katacfg.errors import KataError
+
+            raise KataError("--format-version 1.0.27 is the Kata 4.x report", code="KC006",
+                            hint="add --profile 4.x (with a 4.x configuration)")
         config = load_from_args(args, mode="cli", strict=False, host=host)
         from katacfg.reports.kata_env import build_report
 
-        report = build_report(config, host, probes, format_version=args.format_version,
+        report = build_report(config, host, probes,
+                              format_version=args.format_version or "1.0.24",
                               runtime_path=_runtime_path())
     finally:
         probes.cancel()

@@ -28,6 +28,10 @@ class _Nil:
 NIL: Any = _Nil()
 
 _TOML_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r", '"': '\\"', "\\": "\\\\"})
+# BurntSushi v1 (Kata 4.x): every control character escaped, the short forms where TOML has one
+_TOML_V1_ESCAPES = str.maketrans({**{chr(c): f"\\u{c:04x}" for c in (*range(0x20), 0x7F)},
+                                  "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+                                  "\r": "\\r", '"': '\\"', "\\": "\\\\"})
 _BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -45,8 +49,9 @@ def _toml_key_part(part: str) -> str:
 
 
 class _TomlWriter:
-    def __init__(self, indent: str) -> None:
+    def __init__(self, indent: str, escapes: dict[int, str] = _TOML_ESCAPES) -> None:
         self.indent = indent
+        self.escapes = escapes
         self.out: list[str] = []
 
     def newline(self) -> None:
@@ -59,7 +64,7 @@ class _TomlWriter:
         if isinstance(value, int):
             return str(value)
         if isinstance(value, str):
-            return '"' + value.translate(_TOML_ESCAPES) + '"'
+            return '"' + value.translate(self.escapes) + '"'
         if isinstance(value, (list, tuple)):
             return "[" + ", ".join(self.element(v) for v in value) + "]"
         raise TypeError(f"goencode: cannot encode {type(value).__name__} in TOML")
@@ -100,9 +105,10 @@ class _TomlWriter:
             self.encode(key + [name], value[name])
 
 
-def to_toml(data: dict[str, Any], indent: str = "  ") -> str:
-    """Encode like BurntSushi toml v0.3.1 `NewEncoder(w).Encode(v)` with v a struct."""
-    writer = _TomlWriter(indent)
+def to_toml(data: dict[str, Any], indent: str = "  ", *, v1: bool = False) -> str:
+    """Encode like BurntSushi toml v0.3.1 `NewEncoder(w).Encode(v)` with v a struct; `v1`:
+    like v1.x (Kata 4.x), which escapes every control character, not only tab, CR, LF."""
+    writer = _TomlWriter(indent, _TOML_V1_ESCAPES if v1 else _TOML_ESCAPES)
     writer.table([], data)
     return "".join(writer.out)
 

@@ -16,6 +16,10 @@ from __future__ import annotations
 from katacfg.host import PROC_CPUINFO, SYS_MODULE, Host, find_word
 from katacfg.records import Record
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 PROJECT = "Kata Containers"
 CAPABLE_MESSAGE = f"System is capable of running {PROJECT}"
 CREATE_MESSAGE = f"System can currently create {PROJECT}"
@@ -103,8 +107,35 @@ RULES: tuple[Rule, ...] = (
 ARCHES = tuple(dict.fromkeys(r.arch for r in RULES))
 
 
-def rules_for(arch: str, vendor: str | None, hypervisor_type: str) -> tuple[Rule, ...]:
-    return tuple(r for r in RULES if r.applies(arch, vendor, hypervisor_type))
+def _create_vm_1x(arch: str, hypervisor_type: str) -> str:
+    """archHostCanCreateVMContainer of 1.x: ACRN's device, else KVM."""
+    return "acrn" if hypervisor_type == "acrn" else "kvm"
+
+
+class CheckRules(Record):
+    """One Kata generation's capability rules: the value kata-check and kata-env read."""
+
+    runtime: str  # how messages name the reference ("kata-runtime 1.x")
+    rules: tuple[Rule, ...]
+    unknown_cpu: str  # setCPUtype's error for a CPU neither Intel nor AMD
+    # (arch, hypervisor type) -> the root-only create-VM test: "kvm", "acrn", "none" (the
+    # reference returns nil) or "unknown" (archHostCanCreateVMContainer refuses the type)
+    create_vm: Callable[[str, str], str] = _create_vm_1x
+
+    @property
+    def arches(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.arch for r in self.rules))
+
+    def rules_for(self, arch: str, vendor: str | None, hypervisor_type: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.applies(arch, vendor, hypervisor_type))
+
+
+CHECK_1X = CheckRules("kata-runtime 1.x", RULES, UNKNOWN_CPU)
+
+
+def rules_for(arch: str, vendor: str | None, hypervisor_type: str,
+              rules: CheckRules = CHECK_1X) -> tuple[Rule, ...]:
+    return rules.rules_for(arch, vendor, hypervisor_type)
 
 
 class Check(Record):
@@ -204,9 +235,9 @@ class _Eval:
 
 
 def _reference(ev: _Eval, host: Host, arch: str, vendor: str | None,
-               hypervisor_type: str) -> str | None:
+               hypervisor_type: str, profile: CheckRules) -> str | None:
     """Run the reference's capability test; return its error (None: capable)."""
-    rules = rules_for(arch, vendor, hypervisor_type)
+    rules = profile.rules_for(arch, vendor, hypervisor_type)
     if arch == "amd64":
         if vendor is None:
             got = host.cpuinfo
@@ -214,13 +245,13 @@ def _reference(ev: _Eval, host: Host, arch: str, vendor: str | None,
                       else f"neither GenuineIntel nor AuthenticAMD occurs in {PROC_CPUINFO}")
             ev.checks.append(Check("cpu-type", "vendor", "Intel or AMD CPU", False, detail, True))
             ev.failed.append("CPU type vendor")
-            return UNKNOWN_CPU
+            return profile.unknown_cpu
         if not rules:
             return f"setCPUtype: Unknown hypervisor type {hypervisor_type}"
-    elif arch not in ARCHES:
+    elif arch not in profile.arches:
         ev.checks.append(Check("arch", arch, "supported architecture", False,
-                               f"kata-runtime 1.x has no checks for {arch}", True))
-        return f"architecture {arch} is not supported by kata-runtime 1.x"
+                               f"{profile.runtime} has no checks for {arch}", True))
+        return f"architecture {arch} is not supported by {profile.runtime}"
 
     block = host.cpu_block
     if not block.ok:
@@ -326,12 +357,14 @@ def _power_generation(text: str) -> int:
     return 0
 
 
-def check_host(host: Host, hypervisor_type: str = "qemu", *, extras: bool = True) -> CheckReport:
-    """The reference verdict for `hypervisor_type` on `host`, and (extras) what /dev/kvm says."""
+def check_host(host: Host, hypervisor_type: str = "qemu", *, extras: bool = True,
+               rules: CheckRules = CHECK_1X) -> CheckReport:
+    """The reference verdict for `hypervisor_type` on `host` under one generation's `rules`
+    (default Kata 1.x), and (extras) what /dev/kvm says."""
     arch = host.arch
     vendor = host.cpu_type if arch == "amd64" else None
     ev = _Eval(host, hypervisor_type)
-    error = _reference(ev, host, arch, vendor, hypervisor_type)
+    error = _reference(ev, host, arch, vendor, hypervisor_type, rules)
     capable = error is None
     checks = list(ev.checks)
     notes: list[str] = []
@@ -340,7 +373,8 @@ def check_host(host: Host, hypervisor_type: str = "qemu", *, extras: bool = True
     kvm_usable: bool | None = None
 
     if extras or host.is_root:
-        uses_kvm = hypervisor_type != "acrn"
+        create = rules.create_vm(arch, hypervisor_type)
+        uses_kvm = create == "kvm"
         if uses_kvm:
             kvm = host.kvm
             kvm_usable = kvm.usable
@@ -356,6 +390,15 @@ def check_host(host: Host, hypervisor_type: str = "qemu", *, extras: bool = True
                                     create_error is None,
                                     "a VM was created" if create_error is None else create_error,
                                     True))
+            elif create == "none":
+                checks.append(Check("create-vm", hypervisor_type, "no local VM to create", True,
+                                    f"{rules.runtime} creates no test VM for {hypervisor_type}",
+                                    False))
+            elif create == "unknown":
+                create_error = ("archHostCanCreateVMContainer: Unknown hypervisor type "
+                                f"{hypervisor_type}")
+                checks.append(Check("create-vm", hypervisor_type, "create-VM test", False,
+                                    create_error, True))
             else:
                 create_error = _acrn_open_error(host)
                 checks.append(Check("create-vm", "acrn", "open /dev/acrn_vhm",
@@ -363,7 +406,8 @@ def check_host(host: Host, hypervisor_type: str = "qemu", *, extras: bool = True
                                     "device opened (VM creation not attempted by katacfg)"
                                     if create_error is None else create_error, True))
     if extras:
-        notes = _explain(host, hypervisor_type, capable, error, ev.failed, kvm_usable, checks)
+        notes = _explain(host, hypervisor_type, capable, error, ev.failed, kvm_usable, checks,
+                         rules)
         kvm_mods = host.kvm_modules
         if kvm_mods:
             checks.append(Check("kvm-module", ",".join(kvm_mods), "loaded KVM modules",
@@ -390,12 +434,13 @@ _VIRT_FLAGS = {"vmx", "svm"}
 
 
 def _explain(host: Host, hypervisor_type: str, capable: bool, error: str | None,
-             failed: list[str], kvm_usable: bool | None, checks: list[Check]) -> list[str]:
+             failed: list[str], kvm_usable: bool | None, checks: list[Check],
+             rules: CheckRules = CHECK_1X) -> list[str]:
     """Say why the verdict is what it is, especially when /dev/kvm tells another story."""
     notes: list[str] = []
     kvm = host.kvm if kvm_usable is not None else None
-    if error == UNKNOWN_CPU:
-        notes.append("kata-runtime 1.x knows only GenuineIntel and AuthenticAMD CPUs on amd64 "
+    if error == rules.unknown_cpu:
+        notes.append(f"{rules.runtime} knows only GenuineIntel and AuthenticAMD CPUs on amd64 "
                      "and stops before any other check")
         if kvm_usable:
             notes.append("/dev/kvm is usable (a test VM was created): only that vendor rule "
