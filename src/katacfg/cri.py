@@ -15,6 +15,7 @@ from collections import namedtuple
 
 from katacfg.errors import Diagnostic, KataError
 from katacfg.options import KATA_PREFIX
+from katacfg.options.globals import CONFIG_PATH_ANNOTATION
 from katacfg.records import Record
 
 TYPE_CHECKING = False  # dataclasses and typing cost explain's start-up milliseconds
@@ -313,8 +314,6 @@ def kata_config_path(runtime: RuntimeHandler | None, sandbox: Mapping[str, str],
     runtime_config_path; the shim v2 then lets io.katacontainers.config_path choose (it is
     not gated by enable_annotations). None: Kata's default paths.
     """
-    from katacfg.options.globals import CONFIG_PATH_ANNOTATION
-
     path = override or (runtime.config_path if runtime is not None else None)
     chosen = sandbox.get(CONFIG_PATH_ANNOTATION) if mode == "shimv2" else None
     if chosen:

@@ -244,162 +244,182 @@ def load_document(text: str) -> tuple[Any, dict[int, Info]]:
     """
     parser = _event_source(text)
     try:
-        return _build(parser)
+        return _Builder().run(parser.get_event)
     finally:
         parser.dispose()
 
 
-def _build(parser: Any) -> tuple[Any, dict[int, Info]]:  # noqa: C901 - one event loop
-    from yaml.events import (
-        AliasEvent,
-        DocumentEndEvent,
-        DocumentStartEvent,
-        MappingEndEvent,
-        MappingStartEvent,
-        ScalarEvent,
-        SequenceEndEvent,
-        SequenceStartEvent,
-        StreamEndEvent,
-    )
+_TOO_MANY = "katacfg reads at most this many; split the document"
 
-    get = parser.get_event
-    infos: dict[int, Info] = {}
-    anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, node count)
-    open_anchors: set[str] = set()
-    # frame: [container, info-or-None, pending key, anchor, count at start, key line]
-    stack: list[list[Any]] = []
-    count = 0  # decode operations, aliases expanded (go-yaml's decodeCount)
-    alias_count = 0
-    parsed = 0  # nodes really parsed
-    root: Any = None
-    have_root = False
-    documents = 0
-    max_depth = MAX_DEPTH
 
-    while True:
-        ev = get()
-        cls = ev.__class__
-        tag = None
-        if cls is ScalarEvent:
-            count += 1
-            parsed += 1
-            mark = ev.start_mark
-            if parsed > MAX_NODES:
-                raise DocumentError(f"more than {MAX_NODES} YAML nodes in one document",
-                                    mark.line, mark.column,
-                                    "katacfg reads at most this many; split the document")
-            value = ev.value
-            if ev.tag is None and (not ev.implicit[0] or (value and value[0] not in _SPECIAL)):
-                tag = STR  # quoted, or plain and nothing but a string: the common case
+class _Builder:
+    """Values from parser events, counted as go-yaml counts them (see the module doc)."""
+
+    def __init__(self) -> None:
+        self.infos: dict[int, Info] = {}
+        self.anchors: dict[str, tuple[Any, int]] = {}  # name -> (value, node count)
+        self.open_anchors: set[str] = set()
+        # frame: [container, info-or-None, pending key, anchor, count at start, key line]
+        self.stack: list[list[Any]] = []
+        self.count = 0  # decode operations, aliases expanded (go-yaml's decodeCount)
+        self.alias_count = 0
+        self.parsed = 0  # nodes really parsed
+        self.root: Any = None
+        self.documents = 0
+
+    def run(self, get: Any) -> tuple[Any, dict[int, Info]]:
+        """The event loop; the common case (a string scalar into a mapping) inline."""
+        from yaml.events import (
+            AliasEvent,
+            DocumentStartEvent,
+            MappingEndEvent,
+            MappingStartEvent,
+            ScalarEvent,
+            SequenceEndEvent,
+            SequenceStartEvent,
+            StreamEndEvent,
+        )
+
+        stack = self.stack
+        while True:
+            ev = get()
+            cls = ev.__class__
+            raw = None
+            if cls is ScalarEvent:
+                self.count += 1
+                self.parsed += 1
+                mark = ev.start_mark
+                if self.parsed > MAX_NODES:
+                    raise DocumentError(f"more than {MAX_NODES} YAML nodes in one document",
+                                        mark.line, mark.column, _TOO_MANY)
+                value = raw = ev.value
+                if ev.tag is None and (not ev.implicit[0] or (value and value[0] not in _SPECIAL)):
+                    tag: str | None = STR  # quoted, or plainly a string: the common case
+                else:
+                    value, tag = _scalar(value, ev.tag, ev.implicit, mark.line, mark.column)
+                if ev.anchor is not None:
+                    self.anchors[ev.anchor] = (value, 1)
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                self.start(ev, cls is MappingStartEvent)
+                continue
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                value, tag, mark = self.end(), None, ev.start_mark
+            elif cls is AliasEvent:
+                value, tag, mark = self.alias(ev), None, ev.start_mark
+            elif cls is StreamEndEvent:
+                return self.root, self.infos
+            else:  # StreamStart, DocumentStart, DocumentEnd
+                if cls is DocumentStartEvent:
+                    self.document(ev)
+                continue
+            # A node is complete: into its sequence, or as a mapping's key or value.
+            if not stack:
+                self.root = value
+                continue
+            top = stack[-1]
+            info = top[1]
+            if info is None:
+                top[0].append(value)
+            elif top[2] is _NO_KEY:
+                top[2] = value if value.__class__ is str else self._key(value, tag, info,
+                                                                         mark.line)
+                top[5] = mark.line
             else:
-                value, tag = _scalar(value, ev.tag, ev.implicit, mark.line, mark.column)
-            if ev.anchor is not None:
-                anchors[ev.anchor] = (value, 1)
-        elif cls is MappingStartEvent or cls is SequenceStartEvent:
-            count += 1
-            parsed += 1
-            if parsed > MAX_NODES:
-                raise DocumentError(f"more than {MAX_NODES} YAML nodes in one document",
-                                    ev.start_mark.line, ev.start_mark.column,
-                                    "katacfg reads at most this many; split the document")
-            if len(stack) >= max_depth:
-                raise DocumentError(f"yaml: exceeded max depth of {MAX_DEPTH}",
-                                    ev.start_mark.line, ev.start_mark.column)
-            container: Any
-            new_info: Info | None = None
-            if cls is MappingStartEvent:
-                container = {}
-                new_info = infos[id(container)] = Info(ev.start_mark.line)
-            else:
-                container = []
-            if ev.anchor is not None:
-                open_anchors.add(ev.anchor)
-            stack.append([container, new_info, _NO_KEY, ev.anchor, count - 1, 0])
-            continue
-        elif cls is MappingEndEvent or cls is SequenceEndEvent:
-            frame = stack.pop()
-            value = frame[0]
-            if frame[3] is not None:
-                open_anchors.discard(frame[3])
-                anchors[frame[3]] = (value, count - frame[4])
-            mark = ev.start_mark
-        elif cls is AliasEvent:
-            name = ev.anchor
-            mark = ev.start_mark
-            if name in open_anchors:
-                raise DocumentError(f"yaml: anchor '{name}' value contains itself",
-                                    mark.line, mark.column)
-            found = anchors.get(name)
-            if found is None:
-                raise DocumentError(f"yaml: unknown anchor '{name}' referenced",
-                                    mark.line, mark.column)
-            value, size = found
-            count += size
-            alias_count += size
-            if (alias_count > 100 and count > 1000
-                    and alias_count / count > _allowed_alias_ratio(count)):
-                raise DocumentError("yaml: document contains excessive aliasing",
-                                    mark.line, mark.column,
-                                    "aliases expand to far more than the document holds "
-                                    "(a 'billion laughs'); kubectl refuses it")
-        elif cls is DocumentStartEvent:
-            documents += 1
-            if documents > 1:
-                raise DocumentError("expected a single document in the stream",
-                                    ev.start_mark.line, ev.start_mark.column)
-            continue
-        elif cls is StreamEndEvent:
-            return root, infos
-        else:  # StreamStart, DocumentEnd
-            if cls is DocumentEndEvent:
-                pass
-            continue
+                self.set(top, info, value, tag, raw, mark)
 
-        # A node is complete: `value` (its tag in `tag` for scalars), at `mark`.
-        if not stack:
-            root, have_root = value, True
-            continue
-        top = stack[-1]
-        container = top[0]
-        info = top[1]
-        if info is None:
-            container.append(value)
-            continue
+    def document(self, ev: Any) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            raise DocumentError("expected a single document in the stream",
+                                ev.start_mark.line, ev.start_mark.column)
+
+    def end(self) -> Any:
+        """A mapping or a sequence closes: its value (recorded for its anchor)."""
+        frame = self.stack.pop()
+        if frame[3] is not None:
+            self.open_anchors.discard(frame[3])
+            self.anchors[frame[3]] = (frame[0], self.count - frame[4])
+        return frame[0]
+
+    def start(self, ev: Any, mapping: bool) -> None:
+        """A mapping or a sequence opens."""
+        self.count += 1
+        self.parsed += 1
+        mark = ev.start_mark
+        if self.parsed > MAX_NODES:
+            raise DocumentError(f"more than {MAX_NODES} YAML nodes in one document",
+                                mark.line, mark.column, _TOO_MANY)
+        if len(self.stack) >= MAX_DEPTH:
+            raise DocumentError(f"yaml: exceeded max depth of {MAX_DEPTH}", mark.line,
+                                mark.column)
+        container: Any
+        info: Info | None = None
+        if mapping:
+            container = {}
+            info = self.infos[id(container)] = Info(mark.line)
+        else:
+            container = []
+        if ev.anchor is not None:
+            self.open_anchors.add(ev.anchor)
+        self.stack.append([container, info, _NO_KEY, ev.anchor, self.count - 1, 0])
+
+    def alias(self, ev: Any) -> Any:
+        """The anchored value, its nodes counted again (go-yaml expands every alias)."""
+        name, mark = ev.anchor, ev.start_mark
+        if name in self.open_anchors:
+            raise DocumentError(f"yaml: anchor '{name}' value contains itself", mark.line,
+                                mark.column)
+        found = self.anchors.get(name)
+        if found is None:
+            raise DocumentError(f"yaml: unknown anchor '{name}' referenced", mark.line,
+                                mark.column)
+        value, size = found
+        self.count += size
+        self.alias_count += size
+        count = self.count
+        if (self.alias_count > 100 and count > 1000
+                and self.alias_count / count > _allowed_alias_ratio(count)):
+            raise DocumentError("yaml: document contains excessive aliasing", mark.line,
+                                mark.column, "aliases expand to far more than the document "
+                                "holds (a 'billion laughs'); kubectl refuses it")
+        return value
+
+    def set(self, top: list[Any], info: Info, value: Any, tag: str | None, raw: str | None,
+            mark: Any) -> None:
+        """A mapping's value is complete: set it under the key waiting for it."""
         key = top[2]
-        if key is _NO_KEY:
-            line = mark.line
-            if isinstance(value, str):
-                top[2] = value
-            elif tag == MERGE:
-                top[2] = MERGE
-            elif isinstance(value, (list, dict)) or value is None:
-                shown = "null" if value is None else ("a sequence" if isinstance(value, list)
-                                                      else "a mapping")
-                info.note("key-unsupported", shown, line)
-                top[2] = _BadKey(shown)
-            else:
-                text = _key_text(value)
-                info.note("key-type:" + _json_kind(value), text, line)
-                top[2] = text
-            top[5] = line
-            continue
         top[2] = _NO_KEY
         if key is MERGE:
-            _merge(container, info, value, infos, mark.line, mark.column)
-            continue
+            _merge(top[0], info, value, self.infos, mark.line, mark.column)
+            return
         if isinstance(key, _BadKey):
-            continue
-        if key in container:
+            return
+        if key in info.keys:
             info.note("duplicate", key, top[5])
-        container[key] = value
+        top[0][key] = value
         info.keys[key] = top[5]
         if tag is not None and tag != STR:
             if info.raw is None:
                 info.raw = {}
-            info.raw[key] = (ev.value, tag, mark.line)
-        elif key in (info.raw or ()):
-            del info.raw[key]  # type: ignore[union-attr]
-    return root if have_root else None, infos  # pragma: no cover - StreamEnd returns
+            info.raw[key] = (raw if raw is not None else "", tag, mark.line)
+        elif info.raw and key in info.raw:
+            del info.raw[key]
+
+    @staticmethod
+    def _key(value: Any, tag: str | None, info: Info, line: int) -> Any:
+        """The key a completed node makes; what sigs.k8s.io/yaml cannot use is noted."""
+        if isinstance(value, str):
+            return value
+        if tag == MERGE:
+            return MERGE
+        if isinstance(value, (list, dict)) or value is None:
+            shown = "null" if value is None else ("a sequence" if isinstance(value, list)
+                                                  else "a mapping")
+            info.note("key-unsupported", shown, line)
+            return _BadKey(shown)
+        text = _key_text(value)
+        info.note("key-type:" + _json_kind(value), text, line)
+        return text
 
 
 def _merge(target: dict[Any, Any], info: Info, value: Any, infos: dict[int, Info],

@@ -71,6 +71,15 @@ class _Node:
         self._loaded: dict[tuple[str | None, str], Config | KataError] = {}
         self.chosen_by: dict[str, str] = {}  # config_path chosen by a pod -> the first pod
         self._overlays: dict[tuple[Any, ...], Any] = {}
+        self._cpus: int | None = None
+        self._runtime_text: dict[int, str] = {}
+
+    def runtime_text(self, runtime: cri.RuntimeHandler) -> str:
+        text = self._runtime_text.get(id(runtime))
+        if text is None:
+            text = self._runtime_text[id(runtime)] = (
+                f"{runtime.manager} runtime {runtime.name!r} ({runtime.location()})")
+        return text
 
     def overlay(self, base: Config, sandbox: dict[str, str]
                 ) -> tuple[tuple[AnnotationOutcome, ...], tuple[tuple[str, Any, Any], ...]] | KataError:
@@ -79,15 +88,24 @@ class _Node:
         container type reach the overlay (Kata reads nothing else), so pods with the same
         Kata annotations share one result."""
         kata = {k: v for k, v in sandbox.items()
-                if k.startswith(KATA_PREFIX) or k in cri.CONTAINER_TYPE_KEYS
+                if k.startswith(KATA_PREFIX)
                 or (k in _KATA4X_EXTRA and not isinstance(base, Config))}
+        try:  # 1.x: a pod sandbox is the overlay's default, the keys need not be passed
+            sandbox_type = isinstance(base, Config) and cri.container_type(
+                sandbox) == cri.POD_SANDBOX
+        except KataError:
+            sandbox_type = False  # an unknown container type: the overlay refuses it
+        if not sandbox_type:
+            kata.update((k, sandbox[k]) for k in cri.CONTAINER_TYPE_KEYS if k in sandbox)
         key = (id(base), tuple(kata.items()))
         found = self._overlays.get(key)
         if found is None and not isinstance(base, Config):
             found = _overlay_4x(base, kata, self.host.cpus)
         if found is None:
             try:
-                cfg = overlay(base, kata, host_cpus=self.host.cpus)
+                if self._cpus is None:
+                    self._cpus = self.host.cpus  # a host fact read once per run
+                cfg = overlay(base, kata, host_cpus=self._cpus)
                 found = (tuple(o for o in cfg.annotations if o.name.startswith(KATA_PREFIX)),
                          tuple(diff(base, cfg)))
             except KataError as exc:
@@ -226,7 +244,7 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
         except cri.CRIConfigError as exc:
             rep.starts, rep.failure_stage, rep.failure = False, "cri", str(exc)
             return rep
-        rep.runtime = f"{runtime.manager} runtime {runtime.name!r} ({runtime.location()})"
+        rep.runtime = node.runtime_text(runtime)
         sandbox = cri.sandbox_annotations(pod_annotations, runtime, name=obj.name or "",
                                           namespace=obj.namespace or "default",
                                           labels=obj.labels)
@@ -330,10 +348,14 @@ def diff(base: Config, cfg: Config) -> list[tuple[str, Any, Any]]:
         if old is new:
             continue  # the overlay builds new objects only for the sections it changes
         before = old.__dict__
-        for name, b in new.__dict__.items():
-            a = before[name]
-            if a != b and name != "configured":
-                out.append((f"{section}.{name}", _jsonable(a), _jsonable(b)))
+        after = new.__dict__
+        if before.keys() == after.keys():  # same record type: compare values in order
+            changed = [(n, a, b) for n, a, b in zip(after, before.values(), after.values())
+                       if a is not b and a != b]  # unchanged values are the same objects
+        else:
+            changed = [(n, before.get(n), b) for n, b in after.items() if before.get(n) != b]
+        out += [(f"{section}.{n}", _jsonable(a), _jsonable(b)) for n, a, b in changed
+                if n != "configured"]
     return out
 
 
