@@ -39,6 +39,8 @@ def lit(s: str) -> str:
             out.append(f"\\x{o:02x}")
         elif 0xD800 <= o <= 0xDFFF:  # a lone surrogate cannot be in a CEL source
             out.append("\\ufffd")
+        elif not ch.isprintable():  # keep YAML and JSON output plain (U+2028 is a newline)
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
         else:
             out.append(ch)
     out.append("'")
