@@ -245,7 +245,7 @@ def annotation_line(cfg: Config, exc: KataError) -> tuple[int | None, str]:
     enable_annotations line that let it through.
     """
     if exc.line is not None or not exc.key:
-        return exc.line, ""
+        return exc.line, ("enable_annotations" if exc.code == "KC200" else "")
     from katacfg.registry import ANNOTATIONS_BY_NAME
 
     ann = ANNOTATIONS_BY_NAME.get(exc.key)
