@@ -266,3 +266,21 @@ def test_verdicts_are_cached_by_annotations_only(node):
     first = [adm.verdict(p) for p in pods]
     assert [adm.verdict(p) for p in pods] == first and len(adm._verdicts) == 2
     assert Admitter(sel, host=host(2), cache_size=0).verdict(pods[0]) == first[0]
+
+
+def test_readme_examples():
+    kata = str(DATA / "policy/configuration-qemu.toml")
+    p = run("--kata-config", kata, "admit", str(DATA / "admission/review-bad-pod.json"),
+            "--runtime-class", "kata", "--assume-node-files")
+    assert p.returncode == 1
+    resp = json.loads(p.stdout)["response"]
+    assert resp["uid"] == "0d3c2a3e-5a2b-4c1e-9a77-6f1f3c2b8e01"
+    assert resp["status"]["message"].startswith(
+        'Kata would refuse this pod (FailedCreatePodSandBox): annotation '
+        'io.katacontainers.config.hypervisor.memory_offset: "annotation '
+        'io.katacontainers.config.hypervisor.memory_offset is not enabled" [rule KC200')
+    assert "configuration-qemu.toml:111 (enable_annotations)" in resp["status"]["message"]
+    p = run("--kata-config", kata, "admit", str(DATA / "policy/bad-pod.yaml"),
+            "--containerd-config", CTD_V2, "--assume-node-files")
+    assert p.returncode == 1 and "DENIED  Pod bad [" in p.stderr
+    assert "containerd runtime 'kata'" in p.stderr
