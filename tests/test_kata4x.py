@@ -238,3 +238,40 @@ def test_library_load_and_resolve_take_the_4x_profile(tmp_path):
     assert cfg.hypervisor["default_memory"] == 4096
     assert cfg.origins[("hypervisor", "default_memory")].kind == "annotation"
     assert katacfg.load(config, host=HOST).hypervisor.default_memory == 2048  # 1.x: no config.d
+
+
+# -- BurntSushi v1.6 texts ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text,message", [
+    ("version = ", 'toml: line 1 (last key "version"): unexpected EOF; expected value'),
+    ("[hypervisor.qemu]\nmachine_type = q35\n",
+     'toml: line 2 (last key "hypervisor.qemu.machine_type"): expected value but found "q" '
+     "instead"),
+    ('[a]\nb = "x"\nb = "y"\n', "toml: line 3 (last key \"a.b\"): Key 'a.b' has already been "
+                                "defined."),
+    ("a = .5\n", "toml: line 1 (last key \"a\"): floats must start with a digit, not '.'"),
+])
+def test_toml_v16_syntax_texts(text, message):
+    from katacfg.profiles.kata4x.toml import TomlError, parse
+
+    with pytest.raises(TomlError) as exc:
+        parse(text, "f.toml")
+    assert exc.value.text == message and exc.value.syntax
+
+
+@pytest.mark.parametrize("line,message", [
+    ("default_memory = -1", "-1 is out of range for uint32"),
+    ("default_memory = \"1\"", "incompatible types: TOML value has type string; destination "
+                               "has type integer"),
+    ("default_vcpus = 100000000", "100000000 is out of the safe float32 range"),
+    ("default_vcpus = 1e39", "1e+39 is out of range for float32"),
+    ("enable_annotations = [1]", "incompatible types: TOML value has type int64; destination "
+                                 "has type string"),
+])
+def test_toml_v16_type_and_range_texts(tmp_path, line, message):
+    config = tmp_path / "c.toml"
+    config.write_text(f"[hypervisor.qemu]\n{line}\n")
+    with pytest.raises(Exception) as exc:
+        load(str(config), HOST)
+    key = line.split(" ")[0]
+    assert exc.value.text == f'toml: line 2 (last key "hypervisor.qemu.{key}"): {message}'  # type: ignore[attr-defined]

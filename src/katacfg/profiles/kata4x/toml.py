@@ -56,22 +56,74 @@ def parse(text: str, path: str) -> tuple[dict[str, Any], dict[Path, tuple[int, i
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
-        line = None
+        line = col = None
         at = msg.rfind("(at line ")
         if at >= 0:
             try:
-                line = int(msg[at + 9:].split(",")[0])
+                line_text, col_text = msg[at + 9:].rstrip(")").split(", column ")
+                line, col = int(line_text), int(col_text)
             except ValueError:
                 line = None
             msg = msg[:at].rstrip()
         elif "(at end of document)" in msg:
             line = text.count("\n") + 1
             msg = msg.replace("(at end of document)", "").rstrip()
-        err = TomlError(f"toml: line {line}: {msg[:1].lower() + msg[1:]}", "load", file=path,
-                        line=line, code="KC010", hint="TOML syntax error")
+        err = TomlError(go_syntax_error(text, msg, line, col), "load", file=path, line=line,
+                        code="KC010", hint="TOML syntax error")
         err.syntax = True
         raise err from None
     return data, scan_positions(text)
+
+
+def go_syntax_error(text: str, msg: str, line: int | None, col: int | None) -> str:
+    """BurntSushi v1.6's text for the syntax errors Kata files meet most (a bad or missing
+    value, a key defined twice); tomllib's words, with the line, otherwise."""
+    from katacfg.gocompat.strconv import quote, quote_rune
+
+    if line is None:
+        return f"toml: {msg}"
+    key = _key_on_line(text, line)
+    head = f"toml: line {line}" + (f" (last key {quote(key_string(key))})" if key else "")
+    lines = text.split("\n")
+    if msg == "Invalid value":
+        rest = lines[line - 1][col - 1:] if col and line <= len(lines) else ""
+        if col is None or (line == len(lines) and not rest.strip()):
+            return f"{head}: unexpected EOF; expected value"
+        c = rest[:1] or "\n"
+        if c.isalpha():
+            word = ""
+            for ch in rest:
+                if not ch.isalpha():
+                    break
+                word += ch
+            if word not in ("true", "false"):
+                return f"{head}: expected value but found {quote(word)} instead"
+        elif c == ".":
+            return f"{head}: floats must start with a digit, not '.'"
+        elif c not in "+-0123456789\"'[{":
+            return f"{head}: expected value but found {quote_rune(c)} instead"
+    if msg == "Illegal character '\\n'":
+        return f"{head}: strings cannot contain newlines"
+    if msg == "Cannot overwrite a value" and key:
+        return f"{head}: Key '{key_string(key)}' has already been defined."
+    return f"{head}: {msg[:1].lower() + msg[1:]}"
+
+
+def _key_on_line(text: str, line: int) -> Path:
+    """The full key path a line sets (its table's path plus the key), or ()."""
+    table: Path = ()
+    for number, raw in enumerate(text.split("\n")[:line], 1):
+        s = raw.lstrip(" \t")
+        if s.startswith("["):
+            inner = s[2:] if s.startswith("[[") else s[1:]
+            end = inner.find("]")
+            if end >= 0:
+                table = _split_key(inner[:end])
+            if number == line:
+                return table
+        elif number == line and "=" in s and not s.startswith("#"):
+            return table + _split_key(s.split("=", 1)[0])
+    return ()
 
 
 def scan_positions(text: str) -> dict[Path, tuple[int, int]]:
