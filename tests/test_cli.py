@@ -228,3 +228,16 @@ def test_version_and_stdin(tmp_path) -> None:
     p = subprocess.run(exe + ["lint", "--format", "json", "-"], input=seed, capture_output=True,
                        text=True)
     assert "<stdin>" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_a_refusal_names_the_file_once(tmp_path) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    seed = Path(__file__).parent / "data/seed000-configuration.toml"
+    p = subprocess.run([sys.executable, "-m", "katacfg", "--kata-config", str(seed), "resolve"],
+                       capture_output=True, text=True)
+    assert p.returncode == 1
+    (line,) = p.stderr.strip().splitlines()
+    assert line.count(str(seed)) == 1 and "(line 12:1, key hypervisor.qemu.path)" in line

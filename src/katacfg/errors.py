@@ -94,6 +94,12 @@ class KataError(Exception):
         """The human line: location, the reference's exact text, then our hint."""
         where = ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
         head = f"{where}: " if where else ""
-        key = f" (key {self.key})" if self.key else ""
+        notes = [f"key {self.key}"] if self.key else []
+        if self.file and self.text.startswith(f"{self.file}: "):
+            # Kata's text already names the file: say the line after it, not the path twice
+            pos = ":".join(str(p) for p in (self.line, self.column) if p is not None)
+            head = ""
+            notes[:0] = [f"line {pos}"] if pos else []
+        extra = f" ({', '.join(notes)})" if notes else ""
         hint = f"; hint: {self.hint}" if self.hint else ""
-        return f"katacfg: {head}{self.text}{key}{hint}"
+        return f"katacfg: {head}{self.text}{extra}{hint}"
