@@ -38,13 +38,18 @@ def gate(cfg: Config, annotations: Mapping[str, str]) -> None:
     for name in annotations:
         if name.startswith(prefix):
             if not regexp_contains(allowed, name[len(prefix):]):
+                hint = ("add a regular expression matching "
+                        f"{name[len(prefix):]!r} to enable_annotations")
+                if name not in cfg.kata.annotations:
+                    later = _later_annotation(cfg.kata, name)
+                    if later:
+                        hint = (f"a Kata 2.x+ annotation (4.x: {later}): Kata 1.x refuses it "
+                                "unless enable_annotations matches it, and then ignores it")
                 raise Refusal(
                     f"annotation {name} is not enabled", "annotations", key=name,
                     file=cfg.path, line=cfg.line_of("hypervisor", cfg.hypervisor_type,
                                                     "enable_annotations"),
-                    hint="add a regular expression matching "
-                         f"{name[len(prefix):]!r} to enable_annotations",
-                    code="KC200")
+                    hint=hint, code="KC200")
 
 
 def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
@@ -148,10 +153,11 @@ def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
         try:
             number = strconv.parse_uint(value, 32)
         except strconv.NumError as exc:
+            later = _later_float_form(cfg.kata, ann, value)
             if ann.nonzero:
-                raise _refuse(ann, ann.error, "a positive decimal number") from None
+                raise _refuse(ann, ann.error, "a positive decimal number" + later) from None
             raise _refuse(ann, ann.error.replace("{err}", str(exc)),
-                          "a decimal number from 0 to 4294967295") from None
+                          "a decimal number from 0 to 4294967295" + later) from None
         if ann.nonzero and number == 0:
             raise _refuse(ann, ann.error, "a positive decimal number")
         if ann.check:
@@ -307,8 +313,33 @@ def classify(profile: KataProfile, annotations: Mapping[str, str],
             out[name] = AnnotationOutcome(name, value, "ignored",
                                           profile.global_annotations[name])
         elif name.startswith(KATA_PREFIX):
-            out[name] = AnnotationOutcome(name, value, "ignored",
-                                          "not an annotation Kata 1.x knows")
+            later = _later_annotation(profile, name)
+            out[name] = AnnotationOutcome(
+                name, value, "ignored", f"a Kata 2.x+ annotation Kata 1.x does not know (4.x: "
+                f"{later})" if later else "not an annotation Kata 1.x knows")
         else:
             out[name] = AnnotationOutcome(name, value, "passed", "not a Kata annotation")
     return out
+
+
+def _later_annotation(profile: KataProfile, name: str) -> str | None:
+    """What a later Kata generation does with an annotation this profile does not know."""
+    if not profile.extra.get("later_generation"):
+        return None
+    from katacfg.profiles.kata4x.vocabulary import later_annotation
+
+    return later_annotation(name)
+
+
+def _later_float_form(profile: KataProfile, ann: Annotation, value: str) -> str:
+    """` (Kata 2.x+ reads ... as a float ...)` when a fractional value fails 1.x's parse."""
+    if not profile.extra.get("later_generation") or not ann.target:
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    from katacfg.profiles.kata4x.vocabulary import float_form_hint
+
+    later = float_form_hint(ann.family, ann.target)
+    return f" ({later})" if later else ""

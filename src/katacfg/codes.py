@@ -48,6 +48,8 @@ CODES: dict[str, str] = {
     "KC120": "a config.d entry without .toml is read as a drop-in (4.x)",
     "KC121": "a hidden file in config.d is read as a drop-in (4.x)",
     "KC122": "a drop-in sets a key its table does not have: Kata 4.x refuses (4.x)",
+    "KC140": "a Kata 2.x+ configuration: keys Kata 1.x ignores (one verdict per file)",
+    "KC141": "a Kata 2.x+ hypervisor table Kata 1.x does not know",
     "KC130": "a Kata 1.x table that 4.x ignores",
     "KC131": "a Kata 1.x key that 4.x ignores",
     "KC200": "hypervisor annotation not enabled by enable_annotations",

@@ -40,6 +40,9 @@ class RawConfig:
         self.errors: list[KataError] = []
         self.diagnostics: list[Diagnostic] = []
         self.unknown_count = 0  # unknown keys and tables met (only the first ones are listed)
+        # keys a later Kata generation reads (the profile's `later_generation`): one verdict
+        self.later_keys: list[tuple[str, Pos | None]] = []
+        self.later = False  # the profile knows a later generation's vocabulary
 
 
 def go_equal_fold(a: str, b: str) -> bool:
@@ -93,10 +96,29 @@ def decode(text: str, path: str, profile: KataProfile | None = None) -> RawConfi
         hint = ("a katacfg limit (Go has none): Kata's files are never nested this deep"
                 if "katacfg reads at most" in exc.detail else
                 "the file starts with a UTF-8 byte order mark, which Kata's decoder refuses: "
-                "save it without one" if text.startswith("\ufeff") else "TOML syntax error")
+                "save it without one" if text.startswith("\ufeff") else
+                _later_syntax_hint(text, line, profile) or "TOML syntax error")
         raise KataError(exc.message, "load", file=path, line=line, column=exc.column,
                         code="KC010", hint=hint) from None
     return decode_document(doc, path, profile)
+
+
+def _later_syntax_hint(text: str, line: int, profile: KataProfile | None) -> str | None:
+    """A TOML 1.0 value form on the offending line (0x10, 0o17, 0b1): later Kata reads it."""
+    if profile is None:
+        from katacfg.profiles import get_profile
+
+        profile = get_profile()
+    if not _later(profile):
+        return None
+    lines = text.split("\n", line)
+    value = lines[line - 1].partition("=")[2].strip() if len(lines) >= line else ""
+    if value[:1] in "+-":
+        value = value[1:]
+    if len(value) > 2 and value[0] == "0" and value[1] in "xob":
+        return ("hexadecimal, octal and binary integers are TOML 1.0: Kata 2.x+ reads them, "
+                "Kata 1.x's decoder (TOML 0.4) does not: write the number in decimal")
+    return None
 
 
 def decode_document(doc: Any, path: str, profile: KataProfile | None = None) -> RawConfig:
@@ -105,6 +127,7 @@ def decode_document(doc: Any, path: str, profile: KataProfile | None = None) -> 
 
         profile = get_profile()
     raw = RawConfig(path)
+    raw.later = _later(profile)
     pos = doc.positions
     options = profile.options
     # Go field names of tomlConfig: the section names, capitalised
@@ -124,7 +147,19 @@ def decode_document(doc: Any, path: str, profile: KataProfile | None = None) -> 
             if fields is not None:
                 raw.structs.setdefault(section, {}).update(fields)
                 raw.positions.setdefault((section,), where or (0, 0))
+    if raw.later_keys:
+        from katacfg.profiles.kata4x.vocabulary import HINT, summary
+
+        first = raw.later_keys[0][1]
+        raw.diagnostics.insert(0, Diagnostic(
+            "warning", "KC140", summary([k for k, _ in raw.later_keys]), raw.path,
+            *_line_col(first), key=raw.later_keys[0][0], hint=HINT))
     return raw
+
+
+def _later(profile: KataProfile | None) -> bool:
+    """The profile knows a later generation's vocabulary (1.x: Kata 2.x+, from 4.x's)."""
+    return bool(profile is not None and profile.extra.get("later_generation"))
 
 
 def _decode_map(raw: RawConfig, section: str, top_key: str, value: Any, pos: dict,
@@ -163,16 +198,28 @@ def _decode_struct(raw: RawConfig, section: str, src: tuple[str, ...], value: An
         kpos = pos.get(src + (key,))
         name = _match(options, key)
         if name is None:
+            if raw.later:
+                from katacfg.profiles.kata4x.vocabulary import later_key
+
+                if later_key(section, key):
+                    raw.later_keys.append((".".join(src + (key,)), kpos))
+                    continue
             _unknown(raw, src + (key,), kpos, list(options), "key")
             continue
         option = options[name]
         try:
             out[name] = _unify(option, item)
         except _TypeProblem as exc:
+            hint = f"{name} must be {_ALLOWED[option.gotype]}"
+            if isinstance(item, float) and raw.later:
+                from katacfg.profiles.kata4x.vocabulary import float_form_hint
+
+                later = float_form_hint(section, name)
+                hint += f" ({later})" if later else ""
             raw.errors.append(KataError(
                 exc.text, "load", file=raw.path, line=kpos[0] if kpos else None,
                 column=kpos[1] if kpos else None, key=".".join(src + (key,)),
-                code="KC011", hint=f"{name} must be {_ALLOWED[option.gotype]}"))
+                code="KC011", hint=hint))
             continue
         if name != key:
             raw.diagnostics.append(Diagnostic(

@@ -252,7 +252,8 @@ class Loader:
 
         facts = validate.LoadFacts(
             host=self.host, refused=frozenset(p.key for p in self.problems if p.key),
-            has_hypervisor_table=bool(raw.tables.get("hypervisor")))
+            has_hypervisor_table=bool(raw.tables.get("hypervisor")),
+            hypervisor_tables=tuple(name for name, _ in raw.tables.get("hypervisor", ())))
         for finding in validate.check(cfg, facts):
             if finding.severity == "error":
                 self.fail(finding.text, finding.where, code=finding.code, hint=finding.hint,
@@ -301,6 +302,13 @@ class Loader:
             else:
                 import difflib
 
+                later = _later_hypervisor(self.profile, name)
+                if later:
+                    self.note("error", "KC141", later, ("hypervisor", name),
+                              hint="this is a Kata 2.x+ configuration: `--profile 4.x` reads "
+                              "it as Kata 4.1.0 does; Kata 1.x knows " + ", ".join(known))
+                    hyp = HypervisorConfig()
+                    continue
                 close = difflib.get_close_matches(name.lower(), list(known), n=1)
                 self.note("error", "KC106",
                           f"unknown hypervisor [hypervisor.{name}]: Kata loads an all-zero "
@@ -435,3 +443,14 @@ class Loader:
         return tuple(names)
 
 
+def _later_hypervisor(profile: Any, name: str) -> str | None:
+    """The verdict on [hypervisor.<name>] when a later Kata generation knows that name."""
+    if not profile.extra.get("later_generation"):
+        return None
+    from katacfg.profiles.kata4x.vocabulary import GENERATION, later_hypervisor
+
+    if not later_hypervisor(name):
+        return None
+    return (f"[hypervisor.{name}] is a {GENERATION} hypervisor: Kata 1.x does not know it, "
+            "loads an all-zero hypervisor configuration and refuses it later (VM memory "
+            "cannot be zero)")

@@ -24,6 +24,7 @@ class LoadFacts(Record):
     host: Any  # stat(path) of the files the configuration names
     refused: frozenset[str] = frozenset()  # keys ("hypervisor.qemu.image") already refused
     has_hypervisor_table: bool = True
+    hypervisor_tables: tuple[str, ...] = ()  # the [hypervisor.<name>] tables of the file
 
 
 class Finding(Record):
@@ -64,9 +65,16 @@ def check_hypervisor_sanity(cfg: Config, facts: LoadFacts) -> list[Finding]:
     h = cfg.hypervisor
     table = ("hypervisor", cfg.hypervisor_type)
     if h.default_memory == 0:
-        return [Finding("VM memory cannot be zero", table + ("default_memory",), "KC051",
-                        "check the [hypervisor.<name>] table name: "
-                        + ", ".join(cfg.kata.hypervisors))]
+        hint = "check the [hypervisor.<name>] table name: " + ", ".join(cfg.kata.hypervisors)
+        if cfg.kata.extra.get("later_generation"):
+            from katacfg.profiles.kata4x.vocabulary import later_hypervisor
+
+            later = [n for n in facts.hypervisor_tables if n not in cfg.kata.hypervisors
+                     and later_hypervisor(n)]
+            if later:
+                hint = (f"[hypervisor.{later[0]}] is a Kata 2.x+ hypervisor Kata 1.x does not "
+                        "know: `--profile 4.x` reads the file as Kata 4.1.0 does")
+        return [Finding("VM memory cannot be zero", table + ("default_memory",), "KC051", hint)]
     out: list[Finding] = []
     for key, path, is_initrd in (("image", h.image, False), ("initrd", h.initrd, True)):
         if not path or cfg.assume_files or ".".join(table + (key,)) in facts.refused:
