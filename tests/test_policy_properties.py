@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from katacfg.admission import celgen as g
 from katacfg.admission.celgen import lit
 from katacfg.gocompat import strconv
-from katacfg.gocompat.glob import BadPattern, glob, path_match
+from katacfg.gocompat.glob import BadPattern, glob, glob_may_return, path_match
 from katacfg.gocompat.re2 import compile_go, regexp_contains
 from katacfg.options import HYPERVISOR_PREFIX
 
@@ -158,7 +158,7 @@ def _policy_allows(pattern: str, value: str) -> bool:
         return value == rx.literal
     if len(value.encode()) > g.GLOB_RESULT_MAX:
         return False
-    if rx.strict and cel_true(f"s.matches({lit(g.UNCLEAN_PATH)})", value):
+    if cel_true(f"s.matches({lit(rx.bad_rx)})", value):
         return False
     return cel_true(f"s.matches({lit('^(?:' + (rx.regex or '') + ')$')})", value)
 
@@ -186,3 +186,28 @@ def test_cel_string_literal_round_trips(text: str) -> None:
     if "\x00" in text:
         return  # cel-expr-python 0.1.3 cuts a bound string at NUL (its binding, not CEL)
     assert cel_true(f"s == {lit(text)}", text)
+
+
+REL_GLOB = ["a", "b", "*", "?", "[ab]", "[^a]", ".", "/", "..", "\\*", "x", "-", "//", "\\"]
+VALUE_PARTS = ["a", "b", ".", "..", "/", "x", "ab", "-", "*", "?", ""]
+
+
+@SETTINGS
+@given(st.booleans(), st.lists(st.sampled_from(REL_GLOB), min_size=1, max_size=6),
+       st.lists(st.lists(st.sampled_from(VALUE_PARTS), max_size=6), min_size=1, max_size=6))
+def test_glob_as_string_check_is_glob_may_return(absolute: bool, parts: list[str],
+                                                 values: list[list[str]]) -> None:
+    """Absolute and relative patterns, any value: the policy's verdict is Glob's, the
+    entries assumed to exist (gocompat.glob.glob_may_return)."""
+    pattern = ("/" if absolute else "") + "".join(parts)
+    rx = g.glob_rx(pattern)
+    for vparts in values:
+        value = ("/" if absolute and vparts and vparts[0] != "/" else "") + "".join(vparts)
+        want = value != "" and glob_may_return(pattern, value)
+        assert _policy_allows(pattern, value) == want, (pattern, value, rx and rx.regex)
+
+
+@pytest.mark.parametrize("pattern,value", [("?", "."), ("*/*", "/ab"), ("?/..", "b/.."),
+                                           ("*", ".."), ("../x/*", "../x/a"), ("./*", "a")])
+def test_relative_globs(pattern: str, value: str) -> None:
+    assert _policy_allows(pattern, value) == glob_may_return(pattern, value)

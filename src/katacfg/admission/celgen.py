@@ -317,13 +317,20 @@ def path_match_rx(pattern: str) -> str | None:
 class GlobRx:
     """What filepath.Glob(pattern) can return, as checks on a string (existence aside)."""
 
-    __slots__ = ("literal", "regex", "strict")
+    __slots__ = ("literal", "regex", "join_prefix")
 
     def __init__(self, literal: str | None = None, regex: str | None = None,
-                 strict: bool = True) -> None:
+                 join_prefix: str = "") -> None:
         self.literal = literal  # no meta characters: returned exactly as written
         self.regex = regex  # unanchored body; the value must match ^(?:regex)$
-        self.strict = strict  # the value must also be free of ., .. and empty components
+        # the literal start of every result (the cleaned directory and '/'); after it, Glob
+        # joins directory entries: never an empty, '.' or '..' component
+        self.join_prefix = join_prefix
+
+    @property
+    def bad_rx(self) -> str:
+        """Anchored RE2: after join_prefix, some component is empty, '.' or '..'."""
+        return "^" + re_escape(self.join_prefix) + "(?:[^/]*/)*\\.{0,2}(?:/|$)"
 
 
 def glob_rx(pattern: str) -> GlobRx | None:
@@ -344,8 +351,8 @@ def glob_rx(pattern: str) -> GlobRx | None:
         return None
     if rx is None:
         return None
-    strict = not any(part in (b".", b"..") for part in prefix.split(b"/"))
-    return GlobRx(regex=rx, strict=strict)
+    join = "" if prefix == b"." else "/" if prefix == b"/" else prefix.decode("utf-8", "replace") + "/"
+    return GlobRx(regex=rx, join_prefix=join)
 
 
 def _glob_body(pattern: bytes) -> tuple[str | None, bytes]:
@@ -368,8 +375,3 @@ def _glob_body(pattern: bytes) -> tuple[str | None, bytes]:
     if inner is None:
         return None, b""
     return f"{inner}/{comp}", prefix
-
-
-# A path filepath.Glob never returns from a pattern with meta characters: an empty, '.' or
-# '..' component, or a trailing '/'.
-UNCLEAN_PATH = "//|/$|(?:^|/)\\.\\.?(?:/|$)"

@@ -466,34 +466,28 @@ def _cpu_rules(gen: _Gen, ps: PolicySet, ann: Annotation, add: Any, cost: int) -
 def _restricted(gen: _Gen, ann: Annotation, v: str, add: Any) -> None:
     allowed = list(getattr(gen.cfg.hypervisor, ann.allowlist))
     literals: list[str] = []
-    strict: list[str] = []
-    loose: list[str] = []
+    by_prefix: dict[str, list[g.GlobRx]] = {}
     for pattern in allowed:
         rx = g.glob_rx(pattern)
         if rx is None:
             continue
         if rx.literal is not None:
             literals.append(rx.literal)
-        elif rx.strict:
-            strict.append(rx.regex or "")
         else:
-            loose.append(rx.regex or "")
+            by_prefix.setdefault(rx.join_prefix, []).append(rx)
     alts = []
     lk, most = c.lookup(), g.GLOB_RESULT_MAX
     cost = lk + 2
     if literals:
         alts.append(f"{v} in {lit_list(literals)}")
         cost += lk + len(literals)
-    if strict:
-        body = "|".join(f"(?:{r})" for r in strict) if len(strict) > 1 else strict[0]
+    for group in by_prefix.values():
+        bodies = [r.regex or "" for r in group]
+        body = "|".join(f"(?:{r})" for r in bodies) if len(bodies) > 1 else bodies[0]
         full = "^(?:" + body + ")$"
-        alts.append(f"(!{v}.matches({lit(g.UNCLEAN_PATH)}) && {v}.matches({lit(full)}))")
-        cost += 1 + lk + c.matches(most, len(g.UNCLEAN_PATH)) + lk + c.matches(most, len(full.encode()))
-    if loose:
-        body = "|".join(f"(?:{r})" for r in loose)
-        full = "^(?:" + body + ")$"
-        alts.append(f"{v}.matches({lit(full)})")
-        cost += lk + c.matches(most, len(full.encode()))
+        bad = group[0].bad_rx
+        alts.append(f"(!{v}.matches({lit(bad)}) && {v}.matches({lit(full)}))")
+        cost += 1 + lk + c.matches(most, len(bad.encode())) + lk + c.matches(most, len(full.encode()))
     ok = f"size({v}) <= {g.GLOB_RESULT_MAX} && ({' || '.join(alts)})" if alts else "false"
     head, tail = ann.error.split("{v}")
     shown = "[" + ", ".join(strconv.quote(p) for p in allowed) + "]"
