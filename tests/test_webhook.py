@@ -191,6 +191,22 @@ def test_streamed_body_over_the_limit_gets_413(server):
     assert data.startswith(b"HTTP/1.1 413"), data[:200]
 
 
+def test_huge_headers_get_431_and_malformed_http_400(server):
+    with tls_socket(server) as s:
+        s.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for i in range(100):
+                s.sendall(b"X-Filler-%d: %s\r\n" % (i, b"a" * 4000))
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        data = read_all(s)
+    assert data.startswith(b"HTTP/1.1 431") and b"over 65536 bytes" in data
+    with tls_socket(server) as s:
+        s.sendall(b"GARBAGE\x00\x01 / HTTP/9\r\n\r\n")
+        data = read_all(s)
+    assert data.startswith(b"HTTP/1.1 400") and b"malformed HTTP request" in data
+
+
 def test_slow_headers_get_408_and_the_connection_is_closed(server):
     with tls_socket(server) as s:
         s.sendall(b"POST /validate HTTP/1.1\r\nHost: x\r\n")  # ... and never the rest
@@ -220,6 +236,8 @@ def test_server_survived_everything(server):
     assert server.request("GET", "/healthz")[0] == 200
     errors = [e for e in server.log if e.get("status", 0) >= 500]
     assert errors == []
+    assert [e for e in server.log if e.get("event") == "text"] == []  # only JSON lines
+    assert any(e.get("status") == 431 for e in server.log)
     assert any(e.get("event") == "request" and e.get("status") == 400 for e in server.log)
     record = next(e for e in server.log if e.get("event") == "request" and e.get("allowed")
                   is False)

@@ -6,7 +6,8 @@ allow-all handlers over TLS with keep-alive (h2load, 8 connections, 20,000 revie
 aiohttp 3.14 about 10,000 reviews/s; uvicorn + Starlette 7,000-10,000; uvicorn + raw ASGI
 with h11 5,500; uvicorn + raw ASGI with httptools and uvloop 14,000-18,000.
 
-Hostile clients: bodies over MAX_REVIEW_BYTES get 413 (announced or streamed), a request
+Hostile clients: bodies over MAX_REVIEW_BYTES get 413 (announced or streamed), headers
+over MAX_HEAD_BYTES 431, malformed HTTP 400 (in the JSON log, not uvicorn's), a request
 whose headers do not arrive within `header_timeout` or whose body does not arrive within
 `body_timeout` gets 408 and the connection is closed, idle keep-alive connections are
 closed after `idle_timeout`, and connections beyond `max_connections` get 503. Malformed
@@ -286,7 +287,15 @@ async def _reply(send: Any, status: int, body: bytes, headers: list[tuple[bytes,
 # --------------------------------------------------------------------------- server
 
 
-def guarded_protocol(header_timeout: float, body_timeout: float) -> type:
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers: an API server sends about 1 KiB
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+def guarded_protocol(header_timeout: float, body_timeout: float,
+                     log: Log | None = None) -> type:
     """uvicorn's httptools protocol with deadlines for each request's headers and body.
 
     uvicorn times out idle keep-alive connections but not a client that sends a request
@@ -301,6 +310,45 @@ def guarded_protocol(header_timeout: float, body_timeout: float) -> type:
         _guard: asyncio.TimerHandle | None = None
         _in_body = False
         _why = b""
+        _head = 0  # bytes of request line and headers so far
+        _answered = False
+
+        def _refuse(self, status: bytes, message: str) -> None:
+            """Answer a request uvicorn cannot hand to the app, and close."""
+            self._answered = True
+            self._disarm()
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                body = json.dumps({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+                                   "code": int(status[:3]), "message": message}).encode()
+                transport.write(b"HTTP/1.1 %s\r\ncontent-type: application/json\r\n"
+                                b"connection: close\r\ncontent-length: %d\r\n\r\n%s"
+                                % (status, len(body), body))
+                transport.close()
+            if log is not None:
+                client = self.client
+                log.access(remote=f"{client[0]}:{client[1]}" if client else None,
+                           status=int(status[:3]), error=message)
+
+        def _count(self, n: int) -> None:
+            self._head += n
+            if self._head > MAX_HEAD_BYTES:
+                if not self._answered:
+                    self._refuse(b"431 Request Header Fields Too Large",
+                                 f"request line and headers over {MAX_HEAD_BYTES} bytes")
+                raise _HeadTooLarge()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._answered:  # malformed HTTP: uvicorn's 400, in our log and format
+                self._refuse(b"400 Bad Request", f"malformed HTTP request: {msg}")
 
         def _arm(self, seconds: float, why: bytes) -> None:
             if self._guard is not None:
@@ -341,6 +389,7 @@ def guarded_protocol(header_timeout: float, body_timeout: float) -> type:
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            self._head = 0
             if self._guard is None:
                 self._arm(header_timeout, b"request headers not received within %g s"
                           % header_timeout)
@@ -415,7 +464,7 @@ def serve(app: WebhookApp, *, host: str, port: int, ssl_context: Any,
           idle_timeout: float = 30.0,
           max_connections: int = 1000, graceful_timeout: float = 10.0,
           on_listening: Callable[[str, int], None] | None = None,
-          on_hup: Callable[[], None] | None = None) -> None:
+          on_hup: Callable[[], None] | None = None, log: Log | None = None) -> None:
     """Run the app with uvicorn until SIGTERM/SIGINT (then a graceful shutdown)."""
     import socket
 
@@ -453,8 +502,8 @@ def serve(app: WebhookApp, *, host: str, port: int, ssl_context: Any,
 
     app.on_startup = startup
     config = uvicorn.Config(
-        app, loop=loop, http=guarded_protocol(header_timeout, body_timeout), lifespan="on",
-        access_log=False, log_level="warning", timeout_keep_alive=int(max(1, idle_timeout)),
+        app, loop=loop, http=guarded_protocol(header_timeout, body_timeout, log), lifespan="on",
+        access_log=False, log_level="error", timeout_keep_alive=int(max(1, idle_timeout)),
         limit_concurrency=max_connections, timeout_graceful_shutdown=int(graceful_timeout),
         server_header=False, date_header=False, proxy_headers=False, ws="none")
     config.load()

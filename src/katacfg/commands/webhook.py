@@ -170,7 +170,7 @@ def _serve(args: argparse.Namespace) -> int:
                       header_timeout=args.header_timeout, body_timeout=args.body_timeout,
                       idle_timeout=args.idle_timeout,
                       max_connections=args.max_connections or 1000,
-                      on_listening=listening, on_hup=on_hup)
+                      on_listening=listening, on_hup=on_hup, log=log)
     except OSError as exc:
         return _fail(f"cannot listen on {args.listen}: {exc.strerror or exc}")
     finally:
