@@ -138,3 +138,33 @@ def test_fractional_vcpus_annotation(tmp_path):
         assert "Kata 2.x+ reads default_vcpus as a float" in (exc.hint or "")
     else:
         raise AssertionError("Kata 1.x refuses a fractional vCPU count")
+
+
+POD_4X = """apiVersion: v1
+kind: Pod
+metadata:
+  name: cc
+  annotations:
+    io.katacontainers.config.hypervisor.default_vcpus: "0.5"
+    io.katacontainers.config.runtime.create_container_timeout: "30"
+spec:
+  runtimeClassName: kata
+  containers:
+  - {name: c, image: busybox}
+"""
+
+
+def test_explain_names_a_pod_written_for_later_kata(tmp_path):
+    from katacfg.reports.explain import explain
+
+    make_install(tmp_path)
+    path = write_config(tmp_path, config_text(
+        tmp_path, hypervisor_qemu={"enable_annotations": [".*"]}))
+    report = explain(POD_4X, kata_config=path, runtime_class="kata", host=host(),
+                     is_text=True, profile="1.x")
+    (pod,) = report.pods
+    assert pod.notes == [
+        "written for Kata 2.x+: 1 annotation(s) this Kata 1.x node does not know "
+        "(io.katacontainers.config.runtime.create_container_timeout); fractional vCPUs "
+        "Kata 1.x refuses (io.katacontainers.config.hypervisor.default_vcpus: '0.5')"]
+    assert not pod.starts and "0.5" in pod.failure

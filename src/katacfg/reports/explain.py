@@ -273,6 +273,9 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
                        if chosen and rep.kata_config not in base.text else base.text)
         return rep
     rep.kata_config = base.path
+    later = _later_note(base, annotations)
+    if later:
+        rep.notes.append(later)
     result = node.overlay(base, annotations)
     if isinstance(result, KataError):
         rep.starts, rep.failure_stage, rep.failure = False, result.stage, result.text
@@ -280,6 +283,38 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
         return rep
     rep.outcomes, rep.changes = list(result[0]), list(result[1])
     return rep
+
+
+def _later_note(base: Any, annotations: dict[str, str]) -> str | None:
+    """One line for a pod written for Kata 2.x+ that reaches a Kata 1.x node."""
+    profile = getattr(base, "kata", None)
+    if profile is None or not profile.extra.get("later_generation"):
+        return None
+    from katacfg.profiles.kata4x.vocabulary import GENERATION, later_annotation
+
+    from katacfg.profiles.kata4x.vocabulary import later_type
+
+    names = [n for n in annotations if n not in profile.annotations and later_annotation(n)]
+    forms = [f"{n}: {annotations[n]!r}" for n, a in profile.annotations.items()
+             if n in annotations and later_type(a.family, a.target) == "float32"
+             and not annotations[n].isdigit() and _is_float(annotations[n])]
+    if not names and not forms:
+        return None
+    parts = []
+    if names:
+        parts.append(f"{len(names)} annotation(s) this Kata 1.x node does not know ("
+                     + ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") + ")")
+    if forms:
+        parts.append("fractional vCPUs Kata 1.x refuses (" + ", ".join(forms) + ")")
+    return f"written for {GENERATION}: " + "; ".join(parts)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # What the 4.x shim reads beyond io.katacontainers.*: containerd's sandbox sizing, SGX EPC.
