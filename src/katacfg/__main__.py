@@ -1,5 +1,3 @@
-import sys
+from katacfg.cli import entry
 
-from katacfg.cli import main
-
-sys.exit(main())
+entry()
