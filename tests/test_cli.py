@@ -241,3 +241,28 @@ def test_a_refusal_names_the_file_once(tmp_path) -> None:
     assert p.returncode == 1
     (line,) = p.stderr.strip().splitlines()
     assert line.count(str(seed)) == 1 and "(line 12:1, key hypervisor.qemu.path)" in line
+
+
+def _entry(code: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run katacfg's console-script entry (katacfg.cli.entry) in a fresh interpreter."""
+    src = ("import sys\n" + code + "\nsys.argv = ['katacfg', *" + repr(list(argv)) + "]\n"
+           "from katacfg.cli import entry\nentry()\n")
+    return subprocess.run([sys.executable, "-c", src], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_entry_flushes_output_and_keeps_the_exit_status(tmp_path: Path) -> None:
+    # the console script skips the interpreter's finalization: output must still arrive
+    ok = _entry("", "--kata-show-default-config-paths")
+    assert ok.returncode == 0
+    assert ok.stdout == "".join(p + "\n" for p in discovery.DEFAULT_CONFIG_PATHS)
+    bad = _entry("", "--kata-config", str(tmp_path / "missing.toml"), "resolve")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("katacfg: ") and bad.stderr.endswith("\n")
+
+
+def test_entry_runs_atexit_handlers_when_some_are_registered() -> None:
+    got = _entry("import atexit\natexit.register(print, 'handler ran')",
+                 "--kata-show-default-config-paths")
+    assert got.returncode == 0
+    assert got.stdout.endswith("handler ran\n")

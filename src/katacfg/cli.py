@@ -226,9 +226,9 @@ def entry() -> None:
 
 
 def _fast_exit_safe() -> bool:
-    import atexit
-
-    if atexit._ncallbacks():  # type: ignore[attr-defined]
+    # handlers are registered through the atexit module: not imported, none registered
+    atexit = sys.modules.get("atexit")
+    if atexit is not None and atexit._ncallbacks():
         return False
     threading = sys.modules.get("threading")
     return threading is None or threading.active_count() <= 1

@@ -144,6 +144,14 @@ def prestart(argv: list[str]) -> Any:
     except Exception:  # never let a guess break the command: run() probes again
         probes.cancel()
         return None
+    if os.getuid() == 0 and not any(a.startswith("--host-root") for a in argv):
+        # as root the report creates a test VM: do it now, so that destroying it (on its own
+        # thread) overlaps the loading
+        from katacfg.host import Host
+
+        host = Host.real()
+        host.kvm  # noqa: B018
+        probes.host = host
     return probes
 
 
@@ -166,7 +174,7 @@ def run(args: Any) -> int:
     try:
         from katacfg.commands.common import choose_profile, load_from_args
 
-        host = host_from_root(args)
+        host = probes.host or host_from_root(args)
         if choose_profile(args) == "4.x":
             from katacfg.commands.env4x import run4x
 
