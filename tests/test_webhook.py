@@ -306,8 +306,12 @@ def test_graceful_shutdown_finishes_the_request_in_flight(tmp_path, install):
 
 
 def test_bad_startup_is_one_line(tmp_path):
+    import os
     import subprocess
     import sys
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # never opened: a read would block forever
 
     for args, words in [
         (["--runtime-class", "kata", "--listen", "127.0.0.1:0"], "--self-signed"),
@@ -315,6 +319,10 @@ def test_bad_startup_is_one_line(tmp_path):
         (["--self-signed", "--listen", "127.0.0.1:0"], "--runtime-class"),
         (["--runtime-class", "kata", "--tls-cert", "/nonexistent", "--tls-key", "/x",
           "--listen", "127.0.0.1:0"], "cannot use the TLS certificate"),
+        (["--runtime-class", "kata", "--tls-cert", str(fifo), "--tls-key", str(fifo),
+          "--listen", "127.0.0.1:0"], "not a regular file (FIFO)"),
+        (["manifests", "--image", "x", "--runtime-class", "kata", "--runtime-classes",
+          str(fifo)], "not a regular file (FIFO)"),
     ]:
         p = subprocess.run([sys.executable, "-m", "katacfg", "webhook", *args],
                            capture_output=True, text=True, timeout=60, cwd=tmp_path)

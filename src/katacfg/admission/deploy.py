@@ -16,6 +16,7 @@ reasonable choice for a cluster that wants a guarantee rather than an early warn
 from __future__ import annotations
 
 import argparse
+import errno
 import posixpath
 import sys
 from typing import Any
@@ -69,11 +70,21 @@ def match_expression(classes: tuple[str, ...]) -> str:
 
 
 def _read_small(path: str, what: str) -> str:
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_NODE_FILE + 1)
-    if len(data) > MAX_NODE_FILE:
-        raise ValueError(f"{what} {path} is larger than {MAX_NODE_FILE} bytes")
-    return data.decode("utf-8")
+    """A node file for the ConfigMap, through katacfg's bounded reader (regular files only:
+    a FIFO or device is refused, never opened; at most the ConfigMap's 1 MiB)."""
+    from katacfg import safeio
+
+    try:
+        data = safeio.read_bytes(path, limit=MAX_NODE_FILE, what=what)
+    except safeio.FileRefused as exc:
+        if exc.errno == errno.ENOENT:
+            raise FileNotFoundError(exc.errno, exc.text, path) from None
+        raise ValueError(f"{exc.text} ({exc.hint})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} {path} is not UTF-8 ({exc.reason} at byte {exc.start})") \
+            from None
 
 
 def build_manifests(args: argparse.Namespace, selection: Selection, *,

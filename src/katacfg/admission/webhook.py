@@ -451,6 +451,13 @@ def tls_context(cert: str, key: str) -> Any:
     """A server SSLContext: TLS 1.2 or later, the certificate chain and its key."""
     import ssl
 
+    from katacfg import safeio
+
+    for path, what in ((cert, "TLS certificate"), (key, "TLS key")):
+        try:  # a FIFO or device would block load_cert_chain: regular files only
+            safeio.read_bytes(path, limit=1 << 20, what=what)
+        except safeio.FileRefused as exc:
+            raise ValueError(exc.text) from None
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.options |= ssl.OP_NO_COMPRESSION
