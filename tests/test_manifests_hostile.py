@@ -137,3 +137,23 @@ def test_runtime_class_placeholder_is_invalid() -> None:
     (pod,) = load_manifests(text)
     assert isinstance(pod, ManifestObject) and not pod.ok
     assert pod.errors[0].key == "spec.runtimeClassName"
+
+
+def test_many_bad_keys_are_counted_not_listed() -> None:
+    keys = "".join(f'    bad key {i}: "x"\n' for i in range(5000))
+    text = ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  annotations:\n" + keys
+            + "spec: {runtimeClassName: kata, containers: []}\n")
+    (pod,) = load_manifests(text)
+    assert isinstance(pod, ManifestObject) and not pod.ok
+    assert len(pod.errors) == 21 and pod.errors[-1].message == "... and 4980 more like these"
+
+
+def test_aliases_of_a_large_value_stay_shared(tmp_path: Path) -> None:
+    text = ('apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n  annotations:\n'
+            '    a: &a "' + "x" * 1_000_000 + '"\n'
+            + "".join(f"    k{i}: *a\n" for i in range(2000))
+            + "    z: 1\nspec: {runtimeClassName: kata, containers: []}\n")
+    path = tmp_path / "alias.yaml"
+    path.write_text(text)
+    proc = _run_bounded(path)
+    assert proc.returncode == 1 and "Too long" in proc.stdout

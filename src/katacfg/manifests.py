@@ -58,6 +58,7 @@ MAX_MANIFEST_BYTES = 16 * 1024 * 1024  # a whole file (safeio.MAX_MANIFEST_BYTES
 MAX_DOCUMENT_BYTES = 3 * 1024 * 1024  # the API server's request body limit (3 MiB)
 MAX_DOCUMENTS = 10_000
 MAX_LIST_ITEMS = 10_000
+MAX_FINDINGS = 20  # errors (and warnings) listed per object; the rest are counted
 
 
 class ManifestObject(Record):
@@ -503,15 +504,33 @@ class _Object:
         self.name: str | None = None
         self.namespace: str | None = None
         self.fixes: list[str] = []  # what the suggested version of the object changes
+        self.more = [0, 0]  # errors, warnings left out (beyond MAX_FINDINGS)
 
     def error(self, code: str, msg: str, line: int | None = None, key: str | None = None,
               hint: str | None = None) -> None:
+        if len(self.errors) >= MAX_FINDINGS:  # a hostile object: say how many, not each
+            self.more[0] += 1
+            return
         self.errors.append(_diag(self.ctx, "error", code, msg, line or self.line, key, hint))
 
     def warn(self, msg: str, line: int | None = None, key: str | None = None,
              hint: str | None = None) -> None:
+        if len(self.warnings) >= MAX_FINDINGS:
+            self.more[1] += 1
+            return
         self.warnings.append(_diag(self.ctx, "warning", CODE_WARN, msg, line or self.line, key,
                                    hint))
+
+    def findings(self) -> tuple[tuple[Diagnostic, ...], tuple[Diagnostic, ...]]:
+        """(errors, warnings), each list ending with how many more were left out."""
+        out = []
+        for found, more, severity in ((self.errors, self.more[0], "error"),
+                                      (self.warnings, self.more[1], "warning")):
+            if more:
+                found = found + [_diag(self.ctx, severity, found[-1].code,
+                                       f"... and {more} more like these", self.line)]
+            out.append(tuple(found))
+        return out[0], out[1]
 
     def read(self, out: list[ManifestObject | ManifestError]) -> None:
         obj, kind, ctx = self.obj, self.kind, self.ctx
@@ -520,9 +539,10 @@ class _Object:
         handler = self._handler() if kind == RUNTIME_CLASS_KIND else None
         tpath = POD_TEMPLATE_PATHS.get(kind)
         if tpath is None:
+            errors, warnings = self.findings()
             out.append(ManifestObject(kind, obj["apiVersion"], self.name, self.namespace,
                                       ctx.source, ctx.doc_index, self.line, handler=handler,
-                                      errors=tuple(self.errors), warnings=tuple(self.warnings),
+                                      errors=errors, warnings=warnings,
                                       item_path=self.item_path))
             return
         self._misplaced(obj, "", "annotations", "labels")
@@ -530,10 +550,11 @@ class _Object:
         pod = _Pod()
         if template is not None:
             self._pod(template, ".".join(tpath), meta if kind == "Pod" else None, pod)
+        errors, warnings = self.findings()
         out.append(ManifestObject(
             kind, obj["apiVersion"], self.name, self.namespace, ctx.source, ctx.doc_index,
             self.line, ".".join(tpath), pod.runtime_class, pod.annotations, pod.lines,
-            pod.suggested, pod.labels, handler, tuple(self.errors), tuple(self.warnings),
+            pod.suggested, pod.labels, handler, errors, warnings,
             self.item_path, tuple(self.fixes)))
 
     # -- metadata -----------------------------------------------------------------------

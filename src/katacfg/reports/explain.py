@@ -231,6 +231,9 @@ def _explain_pod(obj: manifests.ManifestObject, handlers: dict[str, str], node: 
         rep.failure = "; ".join(d.message for d in obj.errors)
         fixable = obj.suggested_annotations != obj.annotations or "runtimeClassName" in " ".join(
             obj.fixes)
+        # (never for annotations the API server finds too long: their sum is unbounded)
+        fixable = fixable and sum(map(len, obj.suggested_annotations.values())) <= (
+            manifests.TOTAL_ANNOTATION_SIZE_LIMIT)
         if with_fix and fixable:
             rep.fixed = _explain_pod(_without_errors(obj), handlers, node,
                                      obj.suggested_annotations, with_fix=False)
