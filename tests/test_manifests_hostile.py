@@ -157,3 +157,11 @@ def test_aliases_of_a_large_value_stay_shared(tmp_path: Path) -> None:
     path.write_text(text)
     proc = _run_bounded(path)
     assert proc.returncode == 1 and "Too long" in proc.stdout
+
+
+def test_json_manifest_lone_surrogate_becomes_the_replacement_character() -> None:
+    text = ('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a", "annotations": '
+            '{"x": "a\\udc80b"}}, "spec": {"runtimeClassName": "kata", "containers": []}}\n')
+    (pod,) = load_manifests(text)
+    assert isinstance(pod, ManifestObject) and pod.ok
+    assert pod.annotations == {"x": "a\ufffdb"}

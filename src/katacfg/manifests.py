@@ -810,7 +810,8 @@ def _read_chunk(chunk: _Chunk, index: int, source: str | None,
             "the API server refuses a request body over 3 MiB", CODE_TOO_BIG))
         return
     try:
-        data, infos = kubeyaml.load_document(chunk.text)
+        found = _json_document(chunk.text)
+        data, infos = found if found is not None else kubeyaml.load_document(chunk.text)
     except kubeyaml.DocumentError as exc:
         line = exc.line + 1 + chunk.first_line if exc.line is not None else chunk.first_line + 1
         col = exc.column + 1 if exc.column is not None else None
@@ -837,6 +838,33 @@ def _read_chunk(chunk: _Chunk, index: int, source: str | None,
             CODE_NOT_K8S))
         return
     _extract(data, ctx, None, out)
+
+
+def _json_document(text: str) -> tuple[Any, dict[int, kubeyaml.Info]] | None:
+    """A JSON document decoded as kubectl decodes JSON (Go's encoding/json: a lone
+    surrogate escape becomes U+FFFD, where YAML refuses it); None: read it as YAML."""
+    if not text.lstrip().startswith("{"):
+        return None
+    from katacfg.gocompat import gojson
+
+    try:
+        return _from_json(gojson.loads(text)), {}
+    except (ValueError, RecursionError):
+        return None  # not JSON after all (or too deep for it): the YAML reader says why
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if value.__class__.__name__ == "JSONNumber":
+        text = value.text
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    return value
 
 
 def _first_content_line(text: str) -> int:
