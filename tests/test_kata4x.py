@@ -275,3 +275,11 @@ def test_toml_v16_type_and_range_texts(tmp_path, line, message):
         load(str(config), HOST)
     key = line.split(" ")[0]
     assert exc.value.text == f'toml: line 2 (last key "hypervisor.qemu.{key}"): {message}'  # type: ignore[attr-defined]
+
+
+def test_deep_nesting_is_one_refusal_not_a_crash(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[hypervisor.qemu]\na = " + "[" * 20000 + "]" * 20000 + "\n")
+    p = katacfg("--profile", "4.x", "--kata-config", str(config), "resolve", "--json")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert "nested too deeply" in json.loads(p.stdout)["error"]

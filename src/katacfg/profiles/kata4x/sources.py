@@ -188,7 +188,11 @@ def _decode_into(src: Sources, path: str, text: str, *, dropin: bool) -> None:
                 src_key = _source_key(value, fields, key)
                 src.origins[(section, key)] = at((top_key, src_key))
     if dropin:
-        _apply_dropin_keys(src, data, decoded_tables, at)
+        try:
+            _apply_dropin_keys(src, data, decoded_tables, at)
+        except RecursionError:
+            raise TomlError(f"{path}: tables nested too deeply for katacfg", "load", file=path,
+                            code="KC010", hint="no Kata drop-in nests tables this deep") from None
 
 
 def _source_key(table: dict[str, Any], fields: dict[str, str], key: str) -> str:

@@ -54,6 +54,12 @@ def parse(text: str, path: str) -> tuple[dict[str, Any], dict[Path, tuple[int, i
 
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        err = TomlError("toml: values nested too deeply for katacfg (Python's recursion limit; "
+                        "Go accepts them)", "load", file=path, code="KC010",
+                        hint="no Kata configuration nests arrays or tables this deep")
+        err.syntax = True
+        raise err from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         line = col = None
