@@ -283,3 +283,39 @@ def test_deep_nesting_is_one_refusal_not_a_crash(tmp_path):
     p = katacfg("--profile", "4.x", "--kata-config", str(config), "resolve", "--json")
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert "nested too deeply" in json.loads(p.stdout)["error"]
+
+
+@pytest.mark.parametrize("value,outcome", [
+    ("64Mi", 64 << 20), ("1.5Ki", 1536), ("9" * 30 + "Ei", 0),
+    ("1e999999", "Unsupported EPC format '1e999999': use Ki | Mi | Gi | Ti | Pi | Ei as suffix"),
+    ("1e99999999", "Unsupported EPC format '1e99999999': use Ki | Mi | Gi | Ti | Pi | Ei as "
+                   "suffix"),
+])
+def test_sgx_epc_is_bounded(tmp_path, value, outcome):
+    from katacfg.profiles.kata4x.pipeline import resolve
+
+    config = install(tmp_path)
+    annotations = {"sgx.intel.com/epc": value, "io.kubernetes.cri.container-type": "sandbox"}
+    if isinstance(outcome, int):
+        assert resolve(str(config), annotations, HOST).hypervisor["sgx_epc_size"] == outcome
+    else:
+        with pytest.raises(Exception) as exc:
+            resolve(str(config), annotations, HOST)
+        assert exc.value.text == outcome  # type: ignore[attr-defined]
+
+
+def test_numa_mapping_of_a_huge_range_stops_at_the_first_missing_node(tmp_path):
+    import time
+
+    from katacfg.profiles.kata4x.pipeline import resolve
+
+    config = install(tmp_path)
+    text = config.read_text().replace('enable_annotations = ["qq", "^default_memory$"]',
+                                      'enable_annotations = ["numa"]')
+    config.write_text(text)
+    start = time.monotonic()
+    with pytest.raises(Exception) as exc:
+        resolve(str(config), {"io.katacontainers.config.hypervisor.numa_mapping":
+                              "0-99999999999"}, HOST)
+    assert time.monotonic() - start < 5
+    assert "/sys/devices/system/node/node" in exc.value.text  # type: ignore[attr-defined]

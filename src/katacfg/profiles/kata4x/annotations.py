@@ -758,63 +758,73 @@ def decode_initdata(value: str, name: str) -> tuple[str, str]:
 
 
 def parse_quantity(text: str) -> tuple[int, str, str]:
-    """k8s resource.ParseQuantity, for what the EPC annotation needs: (bytes, format, error)."""
+    """k8s resource.ParseQuantity, as far as the EPC annotation needs: (bytes, format, error).
+
+    Only a binary-SI quantity is used (any other format is refused before its value
+    matters), so the value is computed for those alone: a decimal or exponent form of any
+    size costs nothing. A binary value beyond int64 is 0, as Go's AsInt64 leaves it.
+    """
     wrong = ("quantities must match the regular expression "
              "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
-    if not text:
-        return 0, "", "quantities must match the regular expression " \
-            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-    i = 0
-    if text[0] in "+-":
-        i = 1
+    i = 1 if text[:1] in ("+", "-") else 0
     j = i
-    while j < len(text) and (text[j].isdigit() and text[j].isascii() or text[j] == "."):
+    while j < len(text) and (text[j] in "0123456789."):
         j += 1
     number, suffix = text[:j], text[j:]
-    if j == i:
+    if j == i or number[i:].count(".") > 1:
+        return 0, "", wrong
+    if not all(c in "eEinumkKMGTP+-0123456789" for c in suffix):
         return 0, "", wrong
     binary = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
-    decimal = {"": 0, "n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15,
-               "E": 18}
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        n = Decimal(number)
-    except InvalidOperation:
-        return 0, "", wrong
     if suffix in binary:
-        return int(n * (1 << binary[suffix])), "BinarySI", ""
-    if suffix in decimal:
-        return int(n * Decimal(10) ** decimal[suffix]), "DecimalSI", ""
-    if suffix[:1] in "eE" and suffix[1:].lstrip("+-").isdigit():
-        return int(n * Decimal(10) ** int(suffix[1:])), "DecimalExponent", ""
-    if all(c in "eEinumkKMGTP+-0123456789" for c in suffix):
-        return 0, "", "unable to parse quantity's suffix"
-    return 0, "", wrong
+        whole, _, frac = number[i:].partition(".")
+        if len(whole) > 40:  # far beyond int64 whatever the suffix: AsInt64 gives 0
+            return 0, "BinarySI", ""
+        from fractions import Fraction
+
+        value = Fraction(int(whole or "0")) + (Fraction(int(frac), 10 ** len(frac))
+                                               if frac else 0)
+        size = -((-value * (1 << binary[suffix])) // 1)  # rounded up, as the Quantity holds
+        if text[:1] == "-":
+            size = -size
+        return (size if -(2**63) <= size < 2**63 else 0), "BinarySI", ""
+    if suffix in ("", "n", "u", "m", "k", "M", "G", "T", "P", "E"):
+        return 0, "DecimalSI", ""
+    if suffix[:1] in "eE":
+        exp = suffix[1:]
+        body = exp[1:] if exp[:1] in "+-" else exp
+        if body.isdigit() and len(body) <= 10 and -(2**31) <= int(exp) < 2**31:
+            return 0, "DecimalExponent", ""
+    return 0, "", "unable to parse quantity's suffix"
 
 
 def guest_numa_nodes(mapping: list[str], name: str) -> tuple[dict[str, str], ...]:
-    """utils.GetGuestNUMANodes for an explicit mapping (host NUMA nodes read from sysfs)."""
+    """utils.GetGuestNUMANodes for an explicit mapping (host NUMA nodes read from sysfs).
+
+    cpuset.Parse checks every range first; the node ids are then visited in ascending order
+    without building the set (Go builds it: `0-99999999999` would not end), and the first
+    node the host does not have refuses, as Go's sysfs read does.
+    """
     nodes = []
     for host_nodes in mapping:
-        ids: list[int] = []
+        ranges: list[tuple[int, int]] = []
         for part in host_nodes.split(","):
             bounds = part.split("-")
             try:
                 if len(bounds) == 1:
-                    ids.append(_atoi(bounds[0]))
+                    n = _atoi(bounds[0])
+                    ranges.append((n, n))
                 elif len(bounds) == 2:
-                    lo, hi = _atoi(bounds[0]), _atoi(bounds[1])
-                    ids.extend(range(lo, hi + 1))
+                    ranges.append((_atoi(bounds[0]), _atoi(bounds[1])))
             except ValueError as exc:
                 raise _refuse(str(exc), name, "NUMA node lists such as 0-1 or 0,2") from None
         cpus = ""
-        for node in ids:
+        for node in _ascending(ranges):
             path = f"/sys/devices/system/node/node{node}/cpulist"
             try:
                 with open(path) as f:
-                    text = f.read().strip()
-            except OSError as exc:
+                    text = f.read(1 << 16).strip()
+            except (OSError, ValueError) as exc:
                 from katacfg.gocompat.fspath import go_os_error
 
                 raise _refuse(go_os_error("open", path, exc), name,
@@ -822,6 +832,15 @@ def guest_numa_nodes(mapping: list[str], name: str) -> tuple[dict[str, str], ...
             cpus = f"{cpus},{text}" if cpus else text
         nodes.append({"host_nodes": host_nodes, "host_cpus": cpus})
     return tuple(nodes)
+
+
+def _ascending(ranges: list[tuple[int, int]]) -> Any:
+    """The union of inclusive ranges, ascending, one id at a time (never materialised)."""
+    last = None
+    for lo, hi in sorted(r for r in ranges if r[0] <= r[1]):
+        start = lo if last is None else max(lo, last + 1)
+        yield from range(start, hi + 1)
+        last = hi if last is None else max(last, hi)
 
 
 def _atoi(s: str) -> int:
