@@ -293,9 +293,7 @@ def _later_note(base: Any, annotations: dict[str, str]) -> str | None:
     profile = getattr(base, "kata", None)
     if profile is None or not profile.extra.get("later_generation"):
         return None
-    from katacfg.profiles.kata4x.vocabulary import GENERATION, later_annotation
-
-    from katacfg.profiles.kata4x.vocabulary import later_type
+    from katacfg.profiles.kata4x.vocabulary import GENERATION, later_annotation, later_type
 
     names = [n for n in annotations if n not in profile.annotations and later_annotation(n)]
     forms = [f"{n}: {annotations[n]!r}" for n, a in profile.annotations.items()
