@@ -250,6 +250,17 @@ def test_library_load_and_resolve_take_the_4x_profile(tmp_path):
     ('[a]\nb = "x"\nb = "y"\n', "toml: line 3 (last key \"a.b\"): Key 'a.b' has already been "
                                 "defined."),
     ("a = .5\n", "toml: line 1 (last key \"a\"): floats must start with a digit, not '.'"),
+    # lexer: an escape v1.6 does not know (errLexEscape)
+    ('[t]\na.b = "x\\qy"\n', "toml: line 2 (last key \"t.a.b\"): invalid escape in string '\\q'"),
+    ('a = """x\\qy\n"""\n', "toml: line 1 (last key \"a\"): invalid escape in string '\\q'"),
+    # parser: '\ ' and '\<tab>' pass the lexer in a one-line string, replaceEscapes refuses them
+    ('a = "x\\ y"\n', "toml: line 1 (last key \"a\"): invalid escape: '\\ '"),
+    ('a = "x\\\ty"\n', "toml: line 1 (last key \"a\"): invalid escape: '\\\t'"),
+    # a one-line string left open at the end of the text
+    ('a = "abc', "toml: line 1 (last key \"a\"): unexpected EOF; expected '\"'"),
+    ("x = 1\na = 'abc", "toml: line 2 (last key \"a\"): unexpected EOF; expected \"'\""),
+    ('a = """abc', "toml: line 1 (last key \"a\"): unexpected EOF; expected '\"\"\"'"),
+    ("a = '''abc", "toml: line 1 (last key \"a\"): unexpected EOF; expected \"'''\""),
 ])
 def test_toml_v16_syntax_texts(text, message):
     from katacfg.profiles.kata4x.toml import TomlError, parse
