@@ -295,10 +295,12 @@ def _later_note(base: Any, annotations: dict[str, str]) -> str | None:
         return None
     from katacfg.profiles.kata4x.vocabulary import GENERATION, later_annotation, later_type
 
-    names = [n for n in annotations if n not in profile.annotations and later_annotation(n)]
-    forms = [f"{n}: {annotations[n]!r}" for n, a in profile.annotations.items()
-             if n in annotations and later_type(a.family, a.target) == "float32"
-             and not annotations[n].isdigit() and _is_float(annotations[n])]
+    known = profile.annotations
+    names = [n for n in annotations if n not in known and later_annotation(n)]
+    # (by the pod's annotations, not the profile's hundreds: this runs once per pod)
+    forms = [f"{n}: {annotations[n]!r}" for n in annotations if n in known
+             and not annotations[n].isdigit() and _is_float(annotations[n])
+             and later_type(known[n].family, known[n].target) == "float32"]
     if not names and not forms:
         return None
     parts = []
