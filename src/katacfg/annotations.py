@@ -52,14 +52,15 @@ def gate(cfg: Config, annotations: Mapping[str, str]) -> None:
                     hint=hint, code="KC200")
 
 
-def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
-                    ) -> tuple[dict[str, Record], Outcomes]:
+def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int, *,
+                    only: str | None = None) -> tuple[dict[str, Record], Outcomes]:
     """Every field annotation in the reference's order, on a copy of the configuration.
 
     Returns the sections they changed (section name -> new record) and an outcome per
     annotation applied or ignored. `host_cpus` is the CPU count the vCPU annotations are
     checked against (refused, not clamped, when above it). The first refusal is raised,
-    carrying the outcomes so far and its own.
+    carrying the outcomes so far and its own. `only`: return the changes of that one
+    section (the others are still parsed and checked, just not rebuilt).
     """
     profile = cfg.kata
     by_name = profile.annotations
@@ -92,7 +93,7 @@ def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
     if not checked:
         _check_virtio_fs(cfg, values, outcomes)
     changed = {family: type(getattr(cfg, family))(**fields) for family, fields in values.items()
-               if fields != getattr(cfg, family).as_dict()}
+               if (only is None or family == only) and fields != getattr(cfg, family).as_dict()}
     return changed, outcomes
 
 
@@ -245,7 +246,7 @@ def apply_assets(cfg: Config, hyp: Record, annotations: Mapping[str, str],
     """
     changes: dict[str, str] = {}
     outcomes: Outcomes = {}
-    for ann, hash_name in assets(cfg.kata):
+    for ann, hash_name in cfg.kata.assets:
         path_name = ann.name
         path = annotations.get(path_name, "")
         if not path:
@@ -292,7 +293,7 @@ def _sha512(path: str, key: str, outcomes: Outcomes) -> str:
 def classify(profile: KataProfile, annotations: Mapping[str, str],
              decided: Mapping[str, AnnotationOutcome]) -> Outcomes:
     """Outcomes of the annotations no stage decided: ignored by Kata, or not Kata's."""
-    hashes = hash_annotations(profile)
+    hashes: dict[str, str] | None = None  # built only if a name needs it
     out: Outcomes = {}
     for name, value in annotations.items():
         if name in decided:
@@ -306,6 +307,8 @@ def classify(profile: KataProfile, annotations: Mapping[str, str],
                 out[name] = AnnotationOutcome(name, value, "ignored",
                                               "an empty asset path is ignored")
             continue
+        if hashes is None:
+            hashes = hash_annotations(profile)
         if name in hashes:
             out[name] = AnnotationOutcome(name, value, "ignored",
                                           "a hash without its asset path is ignored")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from katacfg.cri import POD_CONTAINER, container_type
 from katacfg.errors import Diagnostic, KataError
@@ -62,31 +63,9 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
     Pure: returns a new Config whose `annotations` hold every annotation's outcome; a
     refusal raises KataError carrying the outcomes up to it.
     """
-    import katacfg.annotations as ann
-
-    kind = container_type(annotations)
+    kind, changed, outcomes = _stages(cfg, annotations, host_cpus, None)
     if kind == POD_CONTAINER:
-        # A pod container reuses its sandbox: no annotation is read, even invalid ones.
-        ignored = tuple(AnnotationOutcome(name, value, "ignored",
-                                          "pod containers take the sandbox's configuration")
-                        for name, value in annotations.items())
-        return cfg.replace(container_type=kind, annotations=ignored)
-    outcomes: dict[str, AnnotationOutcome] = {}
-    try:
-        ann.gate(cfg, annotations)
-        changed, outcomes = ann.apply_overrides(cfg, annotations, host_cpus)
-        hyp = changed.get("hypervisor", cfg.hypervisor)
-        hyp, asset_outcomes = ann.apply_assets(cfg, hyp, annotations)
-        outcomes = {**outcomes, **asset_outcomes}
-        hv = cfg.kata.hypervisor(cfg.hypervisor_type)
-        if hv is not None and hv.zero_value_check is not None:
-            hyp = hv.zero_value_check(hyp, hv)
-    except KataError as exc:
-        raise _refused(cfg, annotations, exc,
-                       {**outcomes, **{o.name: o for o in exc.outcomes}}) from None
-    outcomes.update(_config_path_outcome(cfg, annotations))
-    outcomes.update(ann.classify(cfg.kata, annotations, outcomes))
-    changed = {**changed, "hypervisor": hyp}
+        return cfg.replace(container_type=kind, annotations=tuple(outcomes.values()))
     diagnostics = cfg.diagnostics
     if outcomes.get(CONFIG_PATH_ANNOTATION, None) and \
             outcomes[CONFIG_PATH_ANNOTATION].status == "applied":
@@ -97,6 +76,54 @@ def overlay(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int) -> C
             hint="strip this annotation in the CRI layer if pods must not choose"),)
     return cfg.replace(container_type=kind, annotations=tuple(outcomes[n] for n in annotations),
                        diagnostics=diagnostics, **changed)
+
+
+def overlay_outcomes(cfg: Config, annotations: Mapping[str, str], *, host_cpus: int,
+                     ) -> tuple[AnnotationOutcome, ...]:
+    """overlay()'s `annotations` (one outcome per annotation) without building the Config.
+
+    For verdicts (admission): the same stages, refusals and outcomes as overlay(), but only
+    the hypervisor section the later stages check is rebuilt.
+    """
+    kind, _, outcomes = _stages(cfg, annotations, host_cpus, "hypervisor")
+    if kind == POD_CONTAINER:
+        return tuple(outcomes.values())
+    return tuple(outcomes[n] for n in annotations)
+
+
+def _stages(cfg: Config, annotations: Mapping[str, str], host_cpus: int, only: str | None,
+            ) -> tuple[str, dict[str, Any], dict[str, AnnotationOutcome]]:
+    """The stages after load: (container type, changed sections, outcome per annotation).
+
+    `only`: the one section whose changes are needed (None: every changed section).
+    """
+    import katacfg.annotations as ann
+
+    kind = container_type(annotations)
+    if kind == POD_CONTAINER:
+        # A pod container reuses its sandbox: no annotation is read, even invalid ones.
+        return kind, {}, {name: AnnotationOutcome(
+            name, value, "ignored", "pod containers take the sandbox's configuration")
+            for name, value in annotations.items()}
+    outcomes: dict[str, AnnotationOutcome] = {}
+    try:
+        ann.gate(cfg, annotations)
+        changed, outcomes = ann.apply_overrides(cfg, annotations, host_cpus, only=only)
+        hyp = changed.get("hypervisor", cfg.hypervisor)
+        hyp, asset_outcomes = ann.apply_assets(cfg, hyp, annotations)
+        if asset_outcomes:
+            outcomes = {**outcomes, **asset_outcomes}
+        hv = cfg.kata.hypervisor(cfg.hypervisor_type)
+        if hv is not None and hv.zero_value_check is not None:
+            hyp = hv.zero_value_check(hyp, hv)
+    except KataError as exc:
+        raise _refused(cfg, annotations, exc,
+                       {**outcomes, **{o.name: o for o in exc.outcomes}}) from None
+    outcomes.update(_config_path_outcome(cfg, annotations))
+    if len(outcomes) < len(annotations):
+        outcomes.update(ann.classify(cfg.kata, annotations, outcomes))
+    changed["hypervisor"] = hyp
+    return kind, changed, outcomes
 
 
 def _refused(cfg: Config, annotations: Mapping[str, str], exc: KataError,

@@ -22,7 +22,7 @@ from katacfg.cri import CONTAINER_TYPE_KEYS
 from katacfg.errors import KataError
 from katacfg.options import KATA_PREFIX
 from katacfg.options.globals import CONFIG_PATH_ANNOTATION
-from katacfg.pipeline import overlay
+from katacfg.pipeline import overlay_outcomes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class Admitter:
         if isinstance(base, KataError):
             return self._deny(base, target, warnings, node_file=not chosen)
         try:
-            outcomes = overlay(base, annotations, host_cpus=self.host.cpus).annotations
+            outcomes = overlay_outcomes(base, annotations, host_cpus=self.host.cpus)
         except KataError as exc:
             line, what = annotation_line(base, exc)
             return self._deny(exc.with_location(file=exc.file or base.path, line=line),
