@@ -114,7 +114,8 @@ def go_syntax_error(text: str, msg: str, line: int | None, col: int | None) -> s
     if msg == "Unescaped '\\' in a string" and key and col and col >= 3:
         # tomllib points two past the backslash; v1.6 names the escape (errLexEscape).
         here = lines[line - 1] if line <= len(lines) else ""
-        if col - 2 < len(here) and here[col - 3] == "\\" and here[col - 2] not in " \t":
+        # (TOML 1.1's '\x' and '\e', which v1.6 accepts and tomllib refuses, are not named)
+        if col - 2 < len(here) and here[col - 3] == "\\" and here[col - 2] not in " \txe":
             return f"{head}: invalid escape in string '\\{here[col - 2]}'"
         value = here.split("=", 1)[1].lstrip(" \t") if "=" in here else ""
         after = here[col - 1:]
