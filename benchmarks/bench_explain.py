@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 from common import interleaved, interleaved_commands, seed_install
 
-from katacfg import cri
-from katacfg.host import Host
+from katacfg.host.facts import Host
+from katacfg.kube import cri
 from katacfg.reports.explain import explain
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ TIME_LIMIT = 10.0  # seconds: "ends within seconds" on a loaded 2-CPU machine
 H = "io.katacontainers.config.hypervisor."
 
 sys.path.insert(0, str(ROOT / "src"))
-from katacfg.safeio import MAX_CONFIG_BYTES  # noqa: E402
+from katacfg.host.safeio import MAX_CONFIG_BYTES  # noqa: E402
 
 
 def _katacfg() -> list[str]:

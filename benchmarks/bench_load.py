@@ -9,7 +9,7 @@ from pathlib import Path
 from common import interleaved, interleaved_commands, seed_install
 
 import katacfg
-from katacfg.host import Host
+from katacfg.host.facts import Host
 
 
 def run() -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from common import ROOT, interleaved
 
-from katacfg.host import Host
+from katacfg.host.facts import Host
 
 CASE = ROOT / "tests" / "data" / "conformance-4x" / "cases" / "stock_qemu_single_container"
 FIXTURES = "/tmp/katacfg-fixtures"

@@ -16,7 +16,7 @@ from bench_resolve import ANNOTATIONS
 from common import interleaved, interleaved_commands, seed_install
 
 import katacfg
-from katacfg.host import Host
+from katacfg.host.facts import Host
 from katacfg.qemu.argv import build_qemu_command
 
 TARGET = 1.3

@@ -6,7 +6,7 @@ from __future__ import annotations
 from common import interleaved, seed_install
 
 import katacfg
-from katacfg.host import Host
+from katacfg.host.facts import Host
 
 P = "io.katacontainers.config."
 ANNOTATIONS = {

@@ -187,10 +187,10 @@ def run() -> list[dict]:
 def admit_vs_explain() -> dict:
     from bench_explain import manifest
 
-    from katacfg import cri, manifests
     from katacfg.admission.admit import Admitter, admit_objects
     from katacfg.admission.selection import build_selection
-    from katacfg.host import Host
+    from katacfg.host.facts import Host
+    from katacfg.kube import cri, manifests
     from katacfg.reports.explain import explain
 
     config, _ = seed_install(enable_annotations=True)

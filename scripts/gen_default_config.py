@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from katacfg.options import Option  # noqa: E402
+from katacfg.config.registry import Option  # noqa: E402
 from katacfg.profiles import get_profile  # noqa: E402
 
 SECTIONS = get_profile("1.x").sections

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from katacfg.host import Host
+from katacfg.host.facts import Host
 
 STOCK_QEMU: dict[str, Any] = {
     "path": "{root}/bin/qemu-system-x86_64",

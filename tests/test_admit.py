@@ -12,7 +12,7 @@ import pytest
 from katacfg.admission import review as rv
 from katacfg.admission.admit import Admitter, admit_objects
 from katacfg.admission.selection import build_selection
-from katacfg.manifests import load_manifests_text
+from katacfg.kube.manifests import load_manifests_text
 from tests.helpers import config_text, host, make_install, write_config
 
 DATA = Path(__file__).resolve().parent / "data"

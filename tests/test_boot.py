@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from katacfg.host import Host
+from katacfg.host.facts import Host
 from katacfg.qemu import boot as qboot
 from katacfg.qemu import guest as qguest
 from tests.helpers import real_qemu

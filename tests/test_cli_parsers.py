@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katacfg import cli
+from katacfg.cli import main as cli
 
-FAST_COMMANDS = {name: __import__(f"katacfg.commands.{module}", fromlist=["_"])
+FAST_COMMANDS = {name: __import__(f"katacfg.cli.commands.{module}", fromlist=["_"])
                  for name, (module, _, _) in cli.COMMANDS.items()}
 FAST_COMMANDS = {name: m for name, m in FAST_COMMANDS.items() if hasattr(m, "OPTIONS")}
 

@@ -450,7 +450,7 @@ def test_4_5_qemu_block_driver_is_checked_before_shared_fs(root):
 # -- 5 kernel parameters ----------------------------------------------------------------------
 
 def params(cfg) -> str:
-    from katacfg.model import serialize_kernel_params
+    from katacfg.config.model import serialize_kernel_params
 
     return serialize_kernel_params(cfg.hypervisor.kernel_params)
 

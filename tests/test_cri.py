@@ -1,4 +1,4 @@
-"""containerd / CRI-O pass-through of pod annotations (katacfg.cri).
+"""containerd / CRI-O pass-through of pod annotations (katacfg.kube.cri).
 
 The containerd tests read what the real `containerd config default` prints (Debian's
 containerd package, installed by `./dev test`) with Kata runtimes appended; recorded copies
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from katacfg import cri
-from katacfg.cri import (
+from katacfg.kube import cri
+from katacfg.kube.cri import (
     CONTAINERD,
     CRIO,
     POD_SANDBOX,

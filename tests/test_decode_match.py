@@ -4,8 +4,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from katacfg.decode import _match, go_equal_fold
-from katacfg.registry import OPTIONS
+from katacfg.config.decode import _match, go_equal_fold
+from katacfg.profiles.kata1x.tables import OPTIONS
 
 CANDIDATES = {"Hypervisor": 1, "Runtime": 2, "k": 3, "\u212a": 4, "path": 5}  # Kelvin sign
 

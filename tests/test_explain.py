@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg import cri
+from katacfg.kube import cri
 from katacfg.reports.explain import explain
 from tests.helpers import config_text, host, make_install, write_config
 

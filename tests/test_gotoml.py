@@ -1,4 +1,4 @@
-"""Tests of katacfg.gotoml: the BurntSushi/toml v0.3.1 compatible decoder.
+"""Tests of katacfg.gocompat.gotoml: the BurntSushi/toml v0.3.1 compatible decoder.
 
 Expected error texts are derived by hand from the Go sources (lex.go,
 parse.go, type_check.go of BurntSushi/toml v0.3.1): which items the parser
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katacfg import gotoml
-from katacfg.gotoml import (
+from katacfg.gocompat import gotoml
+from katacfg.gocompat.gotoml import (
     Document,
     GoDatetime,
     TableArray,

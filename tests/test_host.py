@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.host import UNKNOWN, Fact, Host, KvmProbe, errno_text, find_word
+from katacfg.host.facts import UNKNOWN, Fact, Host, KvmProbe, errno_text, find_word
 
 HOSTS = Path(__file__).parent / "data" / "hosts"
 
@@ -33,7 +33,7 @@ def _sh(*argv: str) -> str:
 
 @pytest.mark.real_host
 def test_real_host_facts_match_the_machine():
-    """Expectations from tools independent of katacfg.host (coreutils, util-linux, Python's
+    """Expectations from tools independent of katacfg.host.facts (coreutils, util-linux, Python's
     os-release parser), never from the calls the host module itself makes."""
     host = Host.real()
     assert host.cpus == int(_sh("nproc"))

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 import katacfg
-from katacfg.errors import KataError
-from katacfg.loader import load
-from katacfg.pipeline import overlay
+from katacfg.config.errors import KataError
+from katacfg.config.load import load
+from katacfg.config.pipeline import overlay
 from tests.helpers import config_text, host, make_install, write_config
 
 EXE = [sys.executable, "-m", "katacfg"]
@@ -85,7 +85,7 @@ def test_a_pod_choosing_dev_zero_through_the_shim(good):
 
 
 def test_a_configuration_over_the_cap_is_refused_not_cut(tmp_path):
-    from katacfg.safeio import MAX_CONFIG_BYTES
+    from katacfg.host.safeio import MAX_CONFIG_BYTES
 
     path = tmp_path / "huge.toml"
     with open(path, "wb") as f:
@@ -272,7 +272,7 @@ def test_lone_surrogate_escapes_are_decoded_as_go_does(root, tmp_path):
 def test_containerd_imports_share_one_byte_budget(tmp_path):
     """Each file is capped at 1 MiB and all of one configuration at 2 MiB together: 64
     hostile imports of 1 MiB each took minutes to parse."""
-    from katacfg.cri import MAX_CRI_TOTAL_BYTES, load_containerd_config
+    from katacfg.kube.cri import MAX_CRI_TOTAL_BYTES, load_containerd_config
 
     comment = "#" + "x" * 78 + "\n"
     filler = comment * ((MAX_CRI_TOTAL_BYTES // 3) // len(comment))

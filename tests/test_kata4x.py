@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.host import Host
+from katacfg.host.facts import Host
 from katacfg.profiles import classify
 from katacfg.profiles.kata4x.load import load
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.host import Fact, Host
+from katacfg.host.facts import Fact, Host
 from katacfg.reports.kata_check import FAIL_MESSAGE, RULES, UNKNOWN_CPU, check_host, rules_for
 
 HOSTS = Path(__file__).parent / "data" / "hosts"

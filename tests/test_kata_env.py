@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 import katacfg
-from katacfg.host import Host
+from katacfg.host.facts import Host
+from katacfg.host.probes import Probes
 from katacfg.reports.goencode import NIL
 from katacfg.reports.kata_env import FORMAT_172, build_report, component_paths, kernel_params_172
-from katacfg.reports.versions import Probes
 from tests.helpers import real_qemu
 
 DATA = Path(__file__).parent / "data"

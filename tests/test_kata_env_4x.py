@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.host import Host
+from katacfg.host.facts import Host
 from katacfg.profiles.kata4x.load import load
 from katacfg.profiles.kata4x.report import CHECK_RULES
 from katacfg.reports.kata_check import check_host

@@ -113,7 +113,7 @@ def test_kata_env_matches_the_go_report(config):
     assert got["Hypervisor"]["Path"] == os.path.realpath(qemu)
     assert got["Runtime"]["Config"]["Path"] == str(path)
 
-    # host-derived values, from sources independent of katacfg.host
+    # host-derived values, from sources independent of katacfg.host.facts
     version = subprocess.run([qemu, "--version"], capture_output=True, text=True).stdout
     assert got["Hypervisor"]["Version"] == version.strip()
     h = got["Host"]

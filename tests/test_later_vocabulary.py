@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import katacfg
-from katacfg.errors import KataError
+from katacfg.config.errors import KataError
 from katacfg.profiles.kata4x import options as o
 from katacfg.reports.lint import lint_file
 from tests.helpers import config_text, host, make_install, write_config
@@ -56,7 +56,7 @@ def test_the_vocabulary_is_the_4x_registry(tmp_path, monkeypatch):
 
 
 def test_every_4x_key_1x_lacks_is_recognised(tmp_path):
-    from katacfg.registry import OPTIONS
+    from katacfg.profiles.kata1x.tables import OPTIONS
 
     make_install(tmp_path)
     extra = {k: True for k, t in o.HYPERVISOR_KEYS.items()

@@ -204,7 +204,7 @@ def test_lint_never_changes_the_file(root):
 def test_every_code_used_is_in_the_catalogue():
     import re
 
-    from katacfg.codes import CODES
+    from katacfg.config.codes import CODES
 
     src = Path(__file__).resolve().parent.parent / "src" / "katacfg"
     used = set()

@@ -1,4 +1,4 @@
-"""Kubernetes manifests: pods, their runtime class and annotations (katacfg.manifests)."""
+"""Kubernetes manifests: pods, their runtime class and annotations (katacfg.kube.manifests)."""
 from __future__ import annotations
 
 import time
@@ -9,7 +9,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from katacfg.manifests import (
+from katacfg.kube.manifests import (
     CODE_DECODE,
     CODE_INVALID,
     CODE_IO,

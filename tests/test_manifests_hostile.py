@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.manifests import (
+from katacfg.kube.manifests import (
     CODE_DECODE,
     CODE_INVALID,
     CODE_TOO_BIG,

@@ -14,7 +14,7 @@ import pytest
 
 from katacfg.admission import policy
 from katacfg.admission.selection import Target, build_selection
-from katacfg.loader import load
+from katacfg.config.load import load
 
 cel_mod = pytest.importorskip("cel_expr_python.cel")
 ext_strings = pytest.importorskip("cel_expr_python.ext.ext_strings")

@@ -17,11 +17,11 @@ import pytest
 
 from katacfg.admission import policy
 from katacfg.admission.selection import build_selection
-from katacfg.errors import KataError
+from katacfg.config.errors import KataError
+from katacfg.config.load import load
 from katacfg.gocompat.glob import BadPattern, match
-from katacfg.host import Host
-from katacfg.loader import load
-from katacfg.registry import ANNOTATIONS_BY_NAME
+from katacfg.host.facts import Host
+from katacfg.profiles.kata1x.tables import ANNOTATIONS_BY_NAME
 from tests.test_conformance import CASES, FIXTURE_ROOT, make_fixtures
 from tests.test_policy_cel import evaluate
 
@@ -61,7 +61,7 @@ def decidable(expected: dict, case: dict, annotations: dict[str, str], cfg, path
     if stage == "container_type":
         return CONTAINER_TYPE_FIRST in annotations
     if stage == "annotations":
-        from katacfg.pipeline import overlay
+        from katacfg.config.pipeline import overlay
 
         try:
             overlay(cfg, annotations, host_cpus=case["host_cpus"])

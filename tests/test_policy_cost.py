@@ -6,7 +6,7 @@ from pathlib import Path
 from katacfg.admission import celcost as c
 from katacfg.admission import policy
 from katacfg.admission.selection import build_selection
-from katacfg.loader import load
+from katacfg.config.load import load
 
 ROOT = Path(__file__).resolve().parent.parent
 STOCK = ROOT / "src" / "katacfg" / "data" / "configuration.toml"

@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from katacfg.admission import policy
 from katacfg.admission.selection import build_selection
-from katacfg.errors import KataError
-from katacfg.loader import load
-from katacfg.options import HYPERVISOR_PREFIX as HP
-from katacfg.pipeline import overlay
-from katacfg.registry import ALL_ANNOTATIONS
+from katacfg.config.errors import KataError
+from katacfg.config.load import load
+from katacfg.config.pipeline import overlay
+from katacfg.config.registry import HYPERVISOR_PREFIX as HP
+from katacfg.profiles.kata1x.tables import ALL_ANNOTATIONS
 from tests.test_policy_cel import STOCK, evaluate
 
 pytest.importorskip("cel_expr_python.cel")

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from katacfg.admission import celgen as g
 from katacfg.admission.celgen import lit
+from katacfg.config.registry import HYPERVISOR_PREFIX
 from katacfg.gocompat import strconv
 from katacfg.gocompat.glob import BadPattern, glob, glob_may_return, path_match
 from katacfg.gocompat.re2 import compile_go, regexp_contains
-from katacfg.options import HYPERVISOR_PREFIX
 
 cel = pytest.importorskip("cel_expr_python.cel")
 ext_strings = pytest.importorskip("cel_expr_python.ext.ext_strings")

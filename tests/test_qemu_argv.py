@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katacfg.cli import main
-from katacfg.errors import KataError
-from katacfg.host import Host
-from katacfg.pipeline import resolve
+from katacfg.cli.main import main
+from katacfg.config.errors import KataError
+from katacfg.config.pipeline import resolve
+from katacfg.host.facts import Host
 from katacfg.qemu.argv import QemuCommand, build_qemu_command
 from tests.helpers import config_text, make_install, write_config
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from katacfg import safeio
-from katacfg.safeio import FileRefused, read_bytes, sha512_hex
+from katacfg.host import safeio
+from katacfg.host.safeio import FileRefused, read_bytes, sha512_hex
 
 
 def test_regular_file_is_read_whole(tmp_path):
@@ -96,7 +96,7 @@ def test_unreadable_file_has_go_text(tmp_path):
     p = tmp_path / "secret"
     p.write_text("x")
     p.chmod(0)
-    code = ("import sys; from katacfg.safeio import read_bytes, FileRefused\n"
+    code = ("import sys; from katacfg.host.safeio import read_bytes, FileRefused\n"
             "try:\n    read_bytes(sys.argv[1])\nexcept FileRefused as e:\n    print(e.text)\n")
     from tests.helpers import as_unprivileged
 
@@ -123,7 +123,7 @@ def test_reading_a_large_file_stays_small_in_memory(tmp_path):
     with open(p, "wb") as f:
         for _ in range(64):
             f.write(b"\0" * (1 << 20))
-    code = ("import resource, sys\nfrom katacfg.safeio import sha512_hex\n"
+    code = ("import resource, sys\nfrom katacfg.host.safeio import sha512_hex\n"
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "sha512_hex(sys.argv[1])\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from katacfg.gocompat.strings import fields as go_fields
 from katacfg.gocompat.strings import trim_space as go_trim_space
-from katacfg.reports.versions import (
+from katacfg.host.probes import (
     UNKNOWN,
     UNKNOWN_VERSION,
     Probes,

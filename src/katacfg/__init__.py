@@ -17,10 +17,9 @@ __all__ = [
 
 TYPE_CHECKING = False  # typing costs ~10 ms of start-up; mypy treats this name as True
 if TYPE_CHECKING:
-    from katacfg.errors import Diagnostic, KataError
-    from katacfg.host import Host
-    from katacfg.loader import load
-    from katacfg.model import (
+    from katacfg.config.errors import Diagnostic, KataError
+    from katacfg.config.load import load
+    from katacfg.config.model import (
         AgentConfig,
         Config,
         FactoryConfig,
@@ -30,12 +29,13 @@ if TYPE_CHECKING:
         RuntimeConfig,
         ShimConfig,
     )
-    from katacfg.pipeline import resolve
+    from katacfg.config.pipeline import resolve
+    from katacfg.host.facts import Host
 
 _LAZY = {
-    "load": "katacfg.loader", "resolve": "katacfg.pipeline", "Host": "katacfg.host",
-    "KataError": "katacfg.errors", "Diagnostic": "katacfg.errors",
-    **{name: "katacfg.model" for name in (
+    "load": "katacfg.config.load", "resolve": "katacfg.config.pipeline", "Host": "katacfg.host.facts",
+    "KataError": "katacfg.config.errors", "Diagnostic": "katacfg.config.errors",
+    **{name: "katacfg.config.model" for name in (
         "AgentConfig", "Config", "FactoryConfig", "HypervisorConfig", "NetmonConfig",
         "ProxyConfig", "RuntimeConfig", "ShimConfig")},
 }

@@ -1,3 +1,3 @@
-from katacfg.cli import entry
+from katacfg.cli.main import entry
 
 entry()

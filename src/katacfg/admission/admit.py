@@ -17,17 +17,17 @@ from typing import Any
 
 from katacfg.admission import review as rv
 from katacfg.admission.selection import FILTER_CRIO, Selection, Target
-from katacfg.codes import CODES
-from katacfg.cri import CONTAINER_TYPE_KEYS
-from katacfg.errors import KataError
-from katacfg.options import KATA_PREFIX
-from katacfg.options.globals import CONFIG_PATH_ANNOTATION
-from katacfg.pipeline import overlay_outcomes
+from katacfg.config.codes import CODES
+from katacfg.config.errors import KataError
+from katacfg.config.pipeline import overlay_outcomes
+from katacfg.config.registry import KATA_PREFIX
+from katacfg.kube.cri import CONTAINER_TYPE_KEYS
+from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from katacfg.loader import HostFacts
-    from katacfg.model import Config
+    from katacfg.config.load import HostFacts
+    from katacfg.config.model import Config
 
 __all__ = ["Verdict", "Admitter", "DENY_CODE", "INVALID_CODE"]
 
@@ -246,7 +246,7 @@ def annotation_line(cfg: Config, exc: KataError) -> tuple[int | None, str]:
     """
     if exc.line is not None or not exc.key:
         return exc.line, ("enable_annotations" if exc.code == "KC200" else "")
-    from katacfg.registry import ANNOTATIONS_BY_NAME
+    from katacfg.profiles.kata1x.tables import ANNOTATIONS_BY_NAME
 
     ann = ANNOTATIONS_BY_NAME.get(exc.key)
     if ann is None or not ann.family:
@@ -310,7 +310,7 @@ def admit_objects(objects: list[Any], admitter: Admitter) -> list[ObjectAnswer]:
     API server itself would refuse with 422 (it never reaches admission), a Kata pod as
     Kata would; every other object is allowed untouched.
     """
-    from katacfg import manifests
+    from katacfg.kube import manifests
 
     out = []
     for obj in objects:

@@ -72,7 +72,7 @@ def match_expression(classes: tuple[str, ...]) -> str:
 def _read_small(path: str, what: str) -> str:
     """A node file for the ConfigMap, through katacfg's bounded reader (regular files only:
     a FIFO or device is refused, never opened; at most the ConfigMap's 1 MiB)."""
-    from katacfg import safeio
+    from katacfg.host import safeio
 
     try:
         data = safeio.read_bytes(path, limit=MAX_NODE_FILE, what=what)

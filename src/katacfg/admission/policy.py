@@ -25,17 +25,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from katacfg import cri
 from katacfg.admission import celcost as c
 from katacfg.admission import celgen as g
 from katacfg.admission.celgen import lit, lit_list
 from katacfg.admission.selection import Target
+from katacfg.config.model import Config
+from katacfg.config.registry import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KATA_PREFIX, Annotation
 from katacfg.gocompat import strconv
 from katacfg.gocompat.re2 import compile_go, regexp_contains
-from katacfg.model import Config
-from katacfg.options import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KATA_PREFIX, Annotation
-from katacfg.options import globals as glob_ann
-from katacfg.registry import ALL_ANNOTATIONS, ANNOTATIONS_BY_NAME
+from katacfg.kube import cri
+from katacfg.profiles.kata1x.options import globals as glob_ann
+from katacfg.profiles.kata1x.tables import ALL_ANNOTATIONS, ANNOTATIONS_BY_NAME
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -521,7 +521,7 @@ def _virtio_fs(gen: _Gen, ps: PolicySet) -> None:
 
 
 def _assets(gen: _Gen, ps: PolicySet) -> None:
-    from katacfg.annotations import assets
+    from katacfg.config.overlay import assets
 
     for ann, _hash in assets(gen.cfg.kata):
         key = ann.name
@@ -566,7 +566,7 @@ def _notices(gen: _Gen, ps: PolicySet) -> None:
             f"the pod chooses its own Kata configuration file with {cp}: the shim v2 loads "
             f"it instead of {gen.file}, so katacfg's checks of this pod are skipped",
             None, "config_path", cp, cost=c.GUARD + 2 * c.lookup() + 3))
-    from katacfg.annotations import assets
+    from katacfg.config.overlay import assets
 
     hashes = [h for _ann, h in assets(gen.cfg.kata)]
     hashes = [h for h in hashes if gen.reaches(h) and gen.enabled(h[HP_LEN:])]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from katacfg.manifests import POD_TEMPLATE_PATHS
+from katacfg.kube.manifests import POD_TEMPLATE_PATHS
 
 API_VERSION = "admission.k8s.io/v1"
 KIND = "AdmissionReview"

@@ -14,7 +14,7 @@ run on, and this module turns them into `Target`s:
 - `--runtime-classes FILE`: RuntimeClass objects (YAML) mapping class names to handlers;
   without it a class named X selects handler X (what kata-deploy installs).
 
-The CRI resolution itself is explain's (`katacfg.cri`, `katacfg.manifests.handler_for`,
+The CRI resolution itself is explain's (`katacfg.kube.cri`, `katacfg.kube.manifests.handler_for`,
 `katacfg.reports.explain.kata_mode`); this module only enumerates and matches.
 """
 from __future__ import annotations
@@ -22,15 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from katacfg import cri, manifests
+from katacfg.kube import cri, manifests
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
 
-    from katacfg.errors import Diagnostic
-    from katacfg.loader import HostFacts
-    from katacfg.model import Config
+    from katacfg.config.errors import Diagnostic
+    from katacfg.config.load import HostFacts
+    from katacfg.config.model import Config
 
 __all__ = [
     "SelectionError", "Target", "Selection", "build_selection", "add_selection_flags",
@@ -108,7 +108,7 @@ class Target:
         Raises KataError as Kata refuses. Without any path, Kata's default paths are
         searched and katacfg's embedded default is the fallback (as explain does).
         """
-        from katacfg.loader import load
+        from katacfg.config.load import load
 
         path = config_path or self.kata_config
         return load(path, host=host, mode=self.mode, fallback=path is None,

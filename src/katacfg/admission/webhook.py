@@ -451,7 +451,7 @@ def tls_context(cert: str, key: str) -> Any:
     """A server SSLContext: TLS 1.2 or later, the certificate chain and its key."""
     import ssl
 
-    from katacfg import safeio
+    from katacfg.host import safeio
 
     for path, what in ((cert, "TLS certificate"), (key, "TLS key")):
         try:  # a FIFO or device would block load_cert_chain: regular files only

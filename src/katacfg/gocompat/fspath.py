@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno as _errno
 import os
 
-from .strconv import go_bytes
+from katacfg.gocompat.strconv import go_bytes
 
 __all__ = [
     "GoPathError",

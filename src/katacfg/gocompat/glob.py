@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 
-from .fspath import clean
-from .strconv import RUNE_ERROR, decode_rune, go_bytes
+from katacfg.gocompat.fspath import clean
+from katacfg.gocompat.strconv import RUNE_ERROR, decode_rune, go_bytes
 
 __all__ = ["BadPattern", "match", "path_match", "glob", "path_in_globs", "glob_may_return",
            "pattern_in_globs"]

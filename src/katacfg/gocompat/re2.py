@@ -33,7 +33,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from .strconv import decode_rune, go_bytes
+from katacfg.gocompat.strconv import decode_rune, go_bytes
 
 __all__ = ["GoRegexp", "compile_go", "regexp_contains"]
 

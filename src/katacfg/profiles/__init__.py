@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 
-from katacfg.records import Record
+from katacfg.config.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from katacfg.options import Annotation, Option
+    from katacfg.config.registry import Annotation, Option
 
 DEFAULT_PROFILE = "1.x"
 
@@ -175,7 +175,7 @@ def choose(value: str | None, path: str | None) -> tuple[str, str]:
         return chosen, "asked for"
     if not path:
         return "1.x", "no file given"
-    from katacfg.safeio import FileRefused, read_text
+    from katacfg.host.safeio import FileRefused, read_text
 
     try:
         text = read_text(path, what="configuration file")
@@ -229,7 +229,7 @@ def classify(text: str) -> tuple[str, str]:
 
 
 def _keys_1x() -> dict[str, set[str]]:
-    from katacfg.registry import OPTIONS
+    from katacfg.profiles.kata1x.tables import OPTIONS
 
     return {s: set(OPTIONS.get(s, {})) for s in ("hypervisor", "agent", "runtime", "factory")}
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from katacfg.errors import KataError
-from katacfg.records import Record
+from katacfg.config.errors import KataError
+from katacfg.config.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from katacfg.host import Host
-    from katacfg.model import Config
+    from katacfg.config.model import Config
+    from katacfg.host.facts import Host
 
 # argv, virtiofsd argv, -append text, origins, virtiofsd origins, warnings
 _Built = tuple  # type alias kept untyped at run time (typing costs start-up)

@@ -27,15 +27,15 @@ import signal
 import subprocess
 import time
 
+from katacfg.config.records import Record
 from katacfg.qemu.guest import PROTOCOL_PREFIX
-from katacfg.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from typing import Any
 
-    from katacfg.model import Config
+    from katacfg.config.model import Config
     from katacfg.qemu.guest import TestGuest
 
 KATA_VM_DIR = "/run/vc/vm/"

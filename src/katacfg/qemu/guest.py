@@ -17,7 +17,7 @@ import struct
 import subprocess
 import tarfile
 
-from katacfg.records import Record
+from katacfg.config.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from katacfg.errors import KataError
+from katacfg.config.errors import KataError
 
 NETNS_RUN_DIR = "/var/run/netns"
 MAX_OUTPUT = 8 << 20  # bytes of `ip -j` output read at most

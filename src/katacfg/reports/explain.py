@@ -11,15 +11,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from katacfg.loader import HostFacts
+    from katacfg.config.load import HostFacts
 
-from katacfg import cri, manifests
-from katacfg.errors import Diagnostic, KataError
-from katacfg.loader import load
-from katacfg.model import AnnotationOutcome, Config, serialize_kernel_params
-from katacfg.options import KATA_PREFIX
-from katacfg.options.globals import CONFIG_PATH_ANNOTATION
-from katacfg.pipeline import overlay
+from katacfg.config.errors import Diagnostic, KataError
+from katacfg.config.load import load
+from katacfg.config.model import AnnotationOutcome, Config, serialize_kernel_params
+from katacfg.config.pipeline import overlay
+from katacfg.config.registry import KATA_PREFIX
+from katacfg.kube import cri, manifests
+from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
 
 
 class PodReport:

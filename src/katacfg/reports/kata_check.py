@@ -13,8 +13,8 @@ paravirtual KVM module serving /dev/kvm without vmx/svm, say), notes that explai
 """
 from __future__ import annotations
 
-from katacfg.host import PROC_CPUINFO, SYS_MODULE, Host, find_word
-from katacfg.records import Record
+from katacfg.config.records import Record
+from katacfg.host.facts import PROC_CPUINFO, SYS_MODULE, Host, find_word
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

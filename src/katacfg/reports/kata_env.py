@@ -16,8 +16,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from katacfg.reports.goencode import NIL, to_json, to_toml
-from katacfg.reports.versions import (
+from katacfg.host.probes import (
     EMPTY_VERSION,
     UNKNOWN,
     UNKNOWN_VERSION,
@@ -26,6 +25,7 @@ from katacfg.reports.versions import (
     Record,
     construct_version_info,
 )
+from katacfg.reports.goencode import NIL, to_json, to_toml
 
 FORMAT_VERSION = "1.0.24"
 FORMAT_172 = "1.0.23"
@@ -130,13 +130,13 @@ def kernel_params_172(config: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _serialize(params: Any) -> str:
-    from katacfg.model import serialize_kernel_params
+    from katacfg.config.model import serialize_kernel_params
 
     return serialize_kernel_params(params)
 
 
 def _experimental(config: Any) -> Any:
-    from katacfg.options import EXPERIMENTAL_FEATURES
+    from katacfg.config.registry import EXPERIMENTAL_FEATURES
 
     names = tuple(config.runtime.experimental)
     if not names:

@@ -15,9 +15,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+from katacfg.host.probes import UNKNOWN, Probes
 from katacfg.reports.goencode import NIL, to_json, to_toml
 from katacfg.reports.kata_env import EnvProblem, EnvReport
-from katacfg.reports.versions import UNKNOWN, Probes
 
 PROC_MEMINFO = "/proc/meminfo"
 
@@ -102,14 +102,14 @@ def _fill(layout: dict[str, Any], config: Any, computed: dict[str, Any],
 
 
 def _serialize(params: Any) -> str:
-    from katacfg.model import serialize_kernel_params
+    from katacfg.config.model import serialize_kernel_params
 
     return serialize_kernel_params(params)
 
 
 def _runtime_version(version: str, commit: str, oci: str) -> dict[str, Any]:
     """RuntimeVersionInfo: constructVersionInfo(VERSION), its Commit replaced by COMMIT."""
-    from katacfg.reports.versions import construct_version_info
+    from katacfg.host.probes import construct_version_info
 
     v = construct_version_info(version)
     return {"OCI": oci, "Version": {"Semver": v.semver, "Commit": commit, "Major": v.major,

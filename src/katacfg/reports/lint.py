@@ -13,14 +13,14 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from katacfg.loader import HostFacts
+    from katacfg.config.load import HostFacts
     from katacfg.profiles import KataProfile
 
-from katacfg.decode import RawConfig
-from katacfg.errors import Diagnostic, KataError
-from katacfg.loader import read_config
-from katacfg.model import Config
-from katacfg.records import Record
+from katacfg.config.decode import RawConfig
+from katacfg.config.errors import Diagnostic, KataError
+from katacfg.config.load import read_config
+from katacfg.config.model import Config
+from katacfg.config.records import Record
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
 # guest assets a pod may name with no allow-list (the restricted ones have theirs)
@@ -279,7 +279,7 @@ def render_sarif(results: list[LintResult]) -> str:
     import json
 
     from katacfg import __version__
-    from katacfg.codes import CODES
+    from katacfg.config.codes import CODES
 
     rules: dict[str, dict[str, Any]] = {}
     out_results = []

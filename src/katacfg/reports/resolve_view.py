@@ -5,13 +5,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-from katacfg.model import AnnotationOutcome, Config
-from katacfg.options.globals import ASSET_HASH_TYPE_ANNOTATION
-from katacfg.render import contract_dict
+from katacfg.config.model import AnnotationOutcome, Config
+from katacfg.profiles.kata1x.options.globals import ASSET_HASH_TYPE_ANNOTATION
+from katacfg.reports.resolve_json import contract_dict
 
 
 def hash_annotations(profile: Any) -> dict[str, str]:
-    from katacfg.annotations import hash_annotations as names
+    from katacfg.config.overlay import hash_annotations as names
 
     return names(profile)
 
@@ -19,7 +19,7 @@ def hash_annotations(profile: Any) -> dict[str, str]:
 def _fmt(value: Any) -> str:
     if isinstance(value, tuple):
         if value and isinstance(value[0], tuple):  # kernel parameters
-            from katacfg.model import serialize_kernel_params
+            from katacfg.config.model import serialize_kernel_params
 
             return repr(serialize_kernel_params(value))
         return repr(list(value))

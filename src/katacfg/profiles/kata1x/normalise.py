@@ -7,7 +7,7 @@ Adjustment says why a value the file gave was changed; lint reports it as it is.
 """
 from __future__ import annotations
 
-from katacfg.options import Adjustment
+from katacfg.config.registry import Adjustment
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def comma_list(value: str, default: str, host: Any, hv: Any) -> tuple[str, None]
 
 def kernel_params(value: str, default: Any, host: Any, hv: Any) -> tuple[Any, None]:
     """Go DeserializeParams(strings.Fields(text))."""
-    from katacfg.model import deserialize_kernel_params
+    from katacfg.config.model import deserialize_kernel_params
 
     return deserialize_kernel_params(value), None
 

@@ -1,20 +1,21 @@
 """PROFILE: Kata 1.x (the final 1.x runtime, 1.13) as one KataProfile value.
 
-Its registry is the sections of katacfg.options; its hypervisors are those of
+Its registry is the sections of katacfg.config.registry; its hypervisors are those of
 .hypervisors; discovery, annotation families and kata-env layouts are listed here.
 """
 from __future__ import annotations
 
-from katacfg import decode, loader
-from katacfg.discovery import DEFAULT_CONFIG_PATHS
-from katacfg.options import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, PREFIXES
-from katacfg.options.agent import AgentConfig
-from katacfg.options.components import FactoryConfig, NetmonConfig, ProxyConfig, ShimConfig
-from katacfg.options.globals import GLOBAL_ANNOTATIONS
-from katacfg.options.hypervisor import HypervisorConfig
-from katacfg.options.runtime import RuntimeConfig
+from katacfg.config import decode
+from katacfg.config import load as loader
+from katacfg.config.discovery import DEFAULT_CONFIG_PATHS
+from katacfg.config.registry import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, PREFIXES
 from katacfg.profiles import make_profile
 from katacfg.profiles.kata1x.hypervisors import HYPERVISORS
+from katacfg.profiles.kata1x.options.agent import AgentConfig
+from katacfg.profiles.kata1x.options.components import FactoryConfig, NetmonConfig, ProxyConfig, ShimConfig
+from katacfg.profiles.kata1x.options.globals import GLOBAL_ANNOTATIONS
+from katacfg.profiles.kata1x.options.hypervisor import HypervisorConfig
+from katacfg.profiles.kata1x.options.runtime import RuntimeConfig
 
 # The registry: section -> record class, in the order of Go's tomlConfig.
 SECTIONS: dict[str, type] = {

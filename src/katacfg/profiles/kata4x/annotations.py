@@ -10,7 +10,7 @@ Rust runtime (runtime-rs, the default shim of 4.x) skips such an annotation inst
 """
 from __future__ import annotations
 
-from katacfg.errors import KataError
+from katacfg.config.errors import KataError
 from katacfg.gocompat import strconv
 from katacfg.profiles.kata4x import options as o
 from katacfg.profiles.kata4x.gofloat import format_f, parse_float32, to_float32
@@ -564,7 +564,7 @@ def apply_assets(h: dict[str, Any], kind: str, annotations: Mapping[str, str]) -
                           "asset annotations need absolute paths", stage="assets")
         digest = annotations.get(hash_name, "")
         if digest:
-            from katacfg.safeio import FileRefused, sha512_hex
+            from katacfg.host.safeio import FileRefused, sha512_hex
 
             try:
                 computed, size = sha512_hex(path)

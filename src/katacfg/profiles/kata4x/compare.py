@@ -26,7 +26,7 @@ def flatten_4x(cfg: Any) -> Flat:
 
 
 def flatten_1x(cfg: Any) -> Flat:
-    from katacfg.render import contract_dict
+    from katacfg.reports.resolve_json import contract_dict
 
     data = contract_dict(cfg)
     out: Flat = {"hypervisor_type": (data["hypervisor_type"], "the [hypervisor.*] table")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from katacfg.errors import Diagnostic, KataError
+from katacfg.config.errors import Diagnostic, KataError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
-from katacfg.errors import Diagnostic, KataError
+from katacfg.config.errors import Diagnostic, KataError
+from katacfg.config.records import Record
 from katacfg.gocompat.strings import fields as go_fields
 from katacfg.profiles.kata4x import options as o
 from katacfg.profiles.kata4x.gofloat import to_float32
 from katacfg.profiles.kata4x.sources import Sources, decode_main
-from katacfg.records import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

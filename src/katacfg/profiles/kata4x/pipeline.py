@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from katacfg.errors import KataError
-from katacfg.model import AnnotationOutcome
+from katacfg.config.errors import KataError
+from katacfg.config.model import AnnotationOutcome
 from katacfg.profiles.kata4x import annotations as ann
 from katacfg.profiles.kata4x import options as o
 from katacfg.profiles.kata4x.gofloat import to_float32
@@ -144,7 +144,7 @@ def _outcomes(annotations: Mapping[str, str], ov: ann.Overlay,
 # --- the resolve JSON of CONTRACT-4x.md section 4 ------------------------------------------
 
 def contract_dict(cfg: Config4x) -> dict[str, Any]:
-    from katacfg.model import serialize_kernel_params
+    from katacfg.config.model import serialize_kernel_params
 
     hyp = dict(cfg.hypervisor)
     for key, path in cfg.custom_assets.items():

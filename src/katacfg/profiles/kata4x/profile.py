@@ -7,7 +7,7 @@ file and config.d) and `build` runs the 4.x loader on them.
 """
 from __future__ import annotations
 
-from katacfg.options import Option
+from katacfg.config.registry import Option
 from katacfg.profiles import HypervisorProfile, KataProfile
 from katacfg.profiles.kata4x import annotations as ann
 from katacfg.profiles.kata4x import options as o
@@ -41,7 +41,7 @@ def _load(path: Any, *, host: Any = None, mode: str = "shimv2", strict: bool = T
     from katacfg.profiles.kata4x.load import load
 
     if host is None:
-        from katacfg.host import Host
+        from katacfg.host.facts import Host
 
         host = Host.real()
     return load(None if path is None else fspath(path), host)
@@ -55,7 +55,7 @@ def _resolve(path: Any, annotations: Any = None, *, host: Any = None,
     from katacfg.profiles.kata4x.pipeline import resolve
 
     if host is None:
-        from katacfg.host import Host
+        from katacfg.host.facts import Host
 
         host = Host.real()
     return resolve(None if path is None else fspath(path), annotations, host)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from katacfg.errors import Diagnostic, KataError
+from katacfg.config.errors import Diagnostic, KataError
 from katacfg.profiles.kata4x import options as o
 from katacfg.profiles.kata4x.toml import TomlError, Unifier, key_string, match_field, parse
 
@@ -74,9 +74,9 @@ class Sources:
 
 
 def read_file(path: str) -> str:
-    """os.ReadFile with Go's texts, bounded (katacfg.safeio): regular files (or links to
+    """os.ReadFile with Go's texts, bounded (katacfg.host.safeio): regular files (or links to
     them) only; raises OSError whose text is the one line to show."""
-    from katacfg.safeio import FileRefused, read_bytes
+    from katacfg.host.safeio import FileRefused, read_bytes
 
     try:
         data = read_bytes(path, limit=MAX_FILE_BYTES, what="configuration file")

@@ -12,7 +12,7 @@ section 5 and users both need only that, and the words are tomllib's.
 """
 from __future__ import annotations
 
-from katacfg.errors import KataError
+from katacfg.config.errors import KataError
 from katacfg.profiles.kata4x import options as o
 
 TYPE_CHECKING = False
@@ -44,7 +44,7 @@ def _leading_zero(text: str) -> bool:
 
 def parse(text: str, path: str) -> tuple[dict[str, Any], dict[Path, tuple[int, int]]]:
     """Generic values and key positions; raises TomlError (syntax) on invalid TOML."""
-    from katacfg import gotoml
+    from katacfg.gocompat import gotoml
 
     if gotoml.FAST_PATH_ENABLED and not _leading_zero(text):
         doc = gotoml._parse_fast(text)

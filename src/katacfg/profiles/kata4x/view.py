@@ -7,7 +7,7 @@ if TYPE_CHECKING:
 
 
 def _show(value: object) -> str:
-    from katacfg.model import serialize_kernel_params
+    from katacfg.config.model import serialize_kernel_params
 
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
         return repr(serialize_kernel_params(value))  # kernel parameters

@@ -1,0 +1,1 @@
+"""The configuration core: registry, decode, load, validate, overlay, pipeline."""

@@ -1,0 +1,1 @@
+"""Host facts (real and recorded), probes of installed binaries, bounded reads."""

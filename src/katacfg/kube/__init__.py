@@ -1,0 +1,1 @@
+"""Kubernetes side: containerd / CRI-O configurations, manifests, YAML bounds."""

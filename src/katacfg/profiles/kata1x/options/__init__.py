@@ -1,0 +1,1 @@
+"""The Kata 1.x option registry, section by section."""
