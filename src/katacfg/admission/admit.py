@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from katacfg.admission import review as rv
@@ -20,6 +19,7 @@ from katacfg.admission.selection import FILTER_CRIO, Selection, Target
 from katacfg.config.codes import CODES
 from katacfg.config.errors import KataError
 from katacfg.config.pipeline import overlay_outcomes
+from katacfg.config.records import Record
 from katacfg.config.registry import KATA_PREFIX
 from katacfg.kube.cri import CONTAINER_TYPE_KEYS
 from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
@@ -38,8 +38,7 @@ INVALID_CODE = 422  # the API server itself would refuse the object (offline fil
 MAX_POD_CONFIG_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(Record):
     """allowed or not, the HTTP-style code and message of a denial, and warnings."""
 
     allowed: bool
@@ -289,8 +288,7 @@ def deny_message(exc: KataError, target: Target, *, node_file: bool = False,
     return f'{head}{who}"{exc.text}" [{"; ".join(facts)}]'
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectAnswer:
+class ObjectAnswer(Record):
     """The AdmissionReview answering one object of a YAML stream (offline `admit`)."""
 
     what: str  # "Pod default/web", "document 3"

@@ -23,13 +23,12 @@ refused: the worst outcome is then today's (Kata refuses at sandbox creation).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from katacfg.admission import celcost as c
 from katacfg.admission import celgen as g
 from katacfg.admission.celgen import lit, lit_list
 from katacfg.admission.selection import Target
 from katacfg.config.model import Config
+from katacfg.config.records import Record
 from katacfg.config.registry import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KATA_PREFIX, Annotation
 from katacfg.gocompat import strconv
 from katacfg.gocompat.re2 import compile_go, regexp_contains
@@ -56,8 +55,7 @@ EMPTY_PARAM = "(?:^|[\\t-\\r\\x{85}\\p{Z}])="
 BOOL_SPELLINGS = sorted(strconv._TRUE | strconv._FALSE)
 
 
-@dataclass
-class Validation:
+class Validation(Record):
     expression: str
     message: str
     message_expression: str | None = None
@@ -78,16 +76,16 @@ class Validation:
         return d
 
 
-@dataclass
-class PolicySet:
+class PolicySet(Record):
     """The validations generated for one target, before they become API objects."""
 
     target: Target
     match_condition: str
-    kata_file: str = ""  # the Kata configuration the rules come from
-    refusals: list[Validation] = field(default_factory=list)
-    notices: list[Validation] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # what the generator could not express
+    kata_file: str  # the Kata configuration the rules come from ("" when none)
+    # builders: the generator appends to these lists (always given, never shared defaults)
+    refusals: list[Validation]
+    notices: list[Validation]
+    notes: list[str]  # what the generator could not express
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -260,7 +258,7 @@ class _Gen:
 def build(cfg: Config, target: Target, *, node_cpus: int | None = None) -> PolicySet:
     """Every validation Kata's configuration `cfg` implies for pods of `target`."""
     gen = _Gen(cfg, target, node_cpus)
-    ps = PolicySet(target, match_condition(target), gen.file)
+    ps = PolicySet(target, match_condition(target), gen.file, [], [], [])
     _container_type(gen, ps)
     _gate(gen, ps)
     present = sorted((a for a in ALL_ANNOTATIONS if a.order), key=lambda a: a.order)

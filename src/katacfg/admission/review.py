@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
+from katacfg.config.records import Record
 from katacfg.kube.manifests import POD_TEMPLATE_PATHS
 
 API_VERSION = "admission.k8s.io/v1"
@@ -38,8 +39,7 @@ class ReviewError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(Record):
     """The parts of an AdmissionRequest a verdict needs."""
 
     uid: str
@@ -52,8 +52,7 @@ class Request:
     object: dict[str, Any] | None
 
 
-@dataclass(frozen=True, slots=True)
-class PodView:
+class PodView(Record):
     """The pod an object creates: what selection and Kata look at."""
 
     kind: str
@@ -61,7 +60,7 @@ class PodView:
     namespace: str | None
     runtime_class_name: str | None
     annotations: dict[str, str]
-    labels: dict[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = MappingProxyType({})
     pod_path: str = ""  # "" for a Pod, "spec.template" for a Deployment ...
 
     @property

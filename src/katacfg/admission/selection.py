@@ -20,8 +20,9 @@ The CRI resolution itself is explain's (`katacfg.kube.cri`, `katacfg.kube.manife
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
 
+from katacfg.config.records import Record
 from katacfg.kube import cri, manifests
 
 TYPE_CHECKING = False
@@ -47,8 +48,7 @@ class SelectionError(ValueError):
     """The selection flags cannot describe a node (one clear line for the user)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Record):
     """One Kata runtime of the node: which pods reach it and how Kata sees them."""
 
     runtime_classes: tuple[str, ...]  # runtimeClassName values known to select it
@@ -115,13 +115,12 @@ class Target:
                     assume_files=assume_files)
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(Record):
     """The node: its Kata targets and how a pod's runtimeClassName picks one."""
 
     targets: tuple[Target, ...]
     cri_config: cri.CRIConfig | None = None
-    handlers: dict[str, str] = field(default_factory=dict)  # RuntimeClass name -> handler
+    handlers: Mapping[str, str] = MappingProxyType({})  # RuntimeClass name -> handler
     runtime_class: str | None = None  # --runtime-class: only this class
     notes: tuple[Diagnostic, ...] = ()  # CRI configuration findings worth showing
 

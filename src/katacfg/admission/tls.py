@@ -10,11 +10,11 @@ import base64
 import datetime
 import ipaddress
 import os
-from dataclasses import dataclass
+
+from katacfg.config.records import Record
 
 
-@dataclass(frozen=True, slots=True)
-class CertBundle:
+class CertBundle(Record):
     ca_pem: bytes
     cert_pem: bytes  # the server certificate, then the CA (a chain)
     key_pem: bytes
