@@ -195,17 +195,24 @@ def run(args: Any) -> int:
     return emit(report, config, host, args)
 
 
-def emit(report: Any, config: Any, host: Any, args: Any) -> int:
-    """Write the report and say what is wrong; the exit code is the configuration's verdict."""
-    err = sys.stderr
+def write_report(report: Any, args: Any) -> bool:
+    """Print the report (TOML or JSON) as Go would; False when only the reference's error goes out."""
     if args.reference_errors and report.reference_error is not None:
-        err.write(report.reference_error + "\n")
-        return 1
+        sys.stderr.write(report.reference_error + "\n")
+        return False
     text = report.json() if args.json else report.toml()
     out = sys.stdout
     out.flush()
     out.buffer.write(text.encode("utf-8", "surrogateescape"))
     out.buffer.flush()
+    return True
+
+
+def emit(report: Any, config: Any, host: Any, args: Any) -> int:
+    """Write the report and say what is wrong; the exit code is the configuration's verdict."""
+    err = sys.stderr
+    if not write_report(report, args):
+        return 1
 
     lines = []
     # a binary the loader already reported missing needs no second line about its version

@@ -30,15 +30,11 @@ def run4x(args: Any, host: Any, probes: Any, runtime_path: str) -> int:
 
 
 def emit4x(report: Any, cfg: Any, host: Any, args: Any) -> int:
+    from katacfg.cli.commands.env import write_report
+
     err = sys.stderr
-    if args.reference_errors and report.reference_error is not None:
-        err.write(report.reference_error + "\n")
+    if not write_report(report, args):
         return 1
-    text = report.json() if args.json else report.toml()
-    out = sys.stdout
-    out.flush()
-    out.buffer.write(text.encode("utf-8", "surrogateescape"))
-    out.buffer.flush()
     lines = []
     for p in report.problems:
         if p.fatal:
