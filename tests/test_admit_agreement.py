@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 from tests.test_admit import a_pod, review_json
 from tests.test_conformance import CASES, FIXTURE_ROOT, make_fixtures
 from tests.webhook_process import WebhookProcess

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 from katacfg.config import discovery
 from tests.helpers import config_text, make_install, write_config
 
@@ -244,9 +244,9 @@ def test_a_refusal_names_the_file_once(tmp_path) -> None:
 
 
 def _entry(code: str, *argv: str) -> subprocess.CompletedProcess[str]:
-    """Run katacfg's console-script entry (katacfg.cli.main.entry) in a fresh interpreter."""
+    """Run katacfg's console-script entry (katacfg.cli.app.entry) in a fresh interpreter."""
     src = ("import sys\n" + code + "\nsys.argv = ['katacfg', *" + repr(list(argv)) + "]\n"
-           "from katacfg.cli.main import entry\nentry()\n")
+           "from katacfg.cli.app import entry\nentry()\n")
     return subprocess.run([sys.executable, "-c", src], capture_output=True, text=True,
                           timeout=60)
 

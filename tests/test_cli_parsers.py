@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katacfg.cli import main as cli
+from katacfg.cli import app as cli
 
 FAST_COMMANDS = {name: __import__(f"katacfg.cli.commands.{module}", fromlist=["_"])
                  for name, (module, _, _) in cli.COMMANDS.items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "data" / "conformance" / "cases"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 from tests.test_conformance import FIXTURE_ROOT, contains, make_fixtures
 
 HERE = Path(__file__).resolve().parent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 from tests.test_policy_cel import HP, STOCK, compiled, evaluate, pod
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 from katacfg.config.errors import KataError
 from katacfg.config.pipeline import resolve
 from katacfg.host.facts import Host

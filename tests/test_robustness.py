@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katacfg.cli.main import main
+from katacfg.cli.app import main
 from katacfg.profiles import get_profile
 
 OPTIONS = get_profile("1.x").options

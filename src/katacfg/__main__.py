@@ -1,3 +1,3 @@
-from katacfg.cli.main import entry
+from katacfg.cli.app import entry
 
 entry()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
+from katacfg.cli.app import Opt
 from katacfg.cli.commands.env import seconds
-from katacfg.cli.main import Opt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from katacfg.cli.main import Opt
+from katacfg.cli.app import Opt
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
