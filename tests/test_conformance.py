@@ -43,11 +43,10 @@ def make_fixtures(case: dict, config: Path) -> None:
         elif f.get("dir"):
             path.mkdir(parents=True, exist_ok=True)
         else:
-            if "size" in f:
-                with open(path, "wb") as out:
+            with open(path, "wb") as out:
+                out.write(f.get("content", "").encode())
+                if "size" in f:
                     out.truncate(int(f["size"]))
-            else:
-                path.write_bytes(f.get("content", "").encode())
             os.chmod(path, int(str(f.get("mode", "0644")), 8))
     shutil.copyfile(config, FIXTURE_ROOT / "configuration.toml")
 

@@ -23,33 +23,13 @@ from katacfg.config.pipeline import resolve
 from katacfg.host.facts import Host
 from katacfg.qemu.argv import QemuCommand, build_qemu_command
 from tests.helpers import config_text, make_install, write_config
+from tests.test_conformance import FIXTURE_ROOT, make_fixtures
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "data" / "conformance" / "qemu-cases"
-FIXTURE_ROOT = Path("/tmp/katacfg-fixtures")
 RANDOM_HEX = re.compile(r"\b(iothread|image|fs|char)-([0-9a-f]{16})\b")
 VSOCK_CID = re.compile(r"\b(vsock-|guest-cid=)(\d+)\b")
 HV = "io.katacontainers.config.hypervisor."
-
-
-def make_fixtures(case: dict, config: Path) -> None:
-    if FIXTURE_ROOT.exists():
-        shutil.rmtree(FIXTURE_ROOT)
-    FIXTURE_ROOT.mkdir(parents=True)
-    for f in case.get("fixtures", []):
-        path = Path(f["path"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if f.get("symlink_to"):
-            path.symlink_to(f["symlink_to"])
-        elif f.get("dir"):
-            path.mkdir(parents=True, exist_ok=True)
-        else:
-            with open(path, "wb") as out:
-                out.write(f.get("content", "").encode())
-                if "size" in f:
-                    out.truncate(int(f["size"]))
-            os.chmod(path, int(str(f.get("mode", "0644")), 8))
-    shutil.copyfile(config, FIXTURE_ROOT / "configuration.toml")
 
 
 def normalise(argv: list[str]) -> list[str]:
