@@ -21,6 +21,8 @@ __all__ = [
     "getwd",
     "eval_symlinks",
     "resolve_path",
+    "look_path",
+    "exec_not_found",
 ]
 
 # Go's syscall.Errno.Error() texts on Linux (zerrors_linux_*.go), for the
@@ -301,3 +303,21 @@ def resolve_path(p: str) -> str:
         if exc.not_exist:
             raise GoPathError(f"file {absolute} does not exist", not_exist=True, errno=exc.errno) from None
         raise
+
+
+def look_path(name: str) -> str | None:
+    """Where exec would find `name`: the name itself when it holds a slash, else the first
+    $PATH entry (an empty entry is ".") holding something of that name; None when none does.
+    Nothing is started: an absent binary is answered without the cost of a spawn."""
+    if "/" in name:
+        return name
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def exec_not_found(name: str) -> str:
+    """Go os/exec's error text for a command that is not in $PATH."""
+    return f'exec: "{name}": executable file not found in $PATH'

@@ -20,6 +20,7 @@ import select
 import time
 
 from katacfg.config.records import Record
+from katacfg.gocompat.fspath import look_path
 from katacfg.gocompat.strings import trim_space as go_trim_space
 
 _SIGKILL = _signal.SIGKILL
@@ -209,9 +210,10 @@ class ProbeResult(Record):
 
 def _exec_error(path: str, err: OSError) -> str:
     """Go's exec error text for a binary that cannot be started."""
+    from katacfg.gocompat.fspath import errno_text, exec_not_found
+
     if "/" not in path:
-        return f'exec: "{path}": executable file not found in $PATH'
-    from katacfg.gocompat.fspath import errno_text
+        return exec_not_found(path)
 
     return f"fork/exec {path}: {errno_text(err.errno)}"
 
@@ -257,11 +259,8 @@ def _check_exists(name: str) -> None:
     """Raise FileNotFoundError when `name` (a path, or a command looked up in $PATH) is absent."""
     if "/" in name:
         os.stat(name)  # FileNotFoundError / NotADirectoryError: exec would fail the same way
-        return
-    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
-        if os.path.exists(os.path.join(directory or ".", name)):
-            return
-    raise FileNotFoundError(2, "No such file or directory")
+    elif look_path(name) is None:
+        raise FileNotFoundError(2, "No such file or directory")
 
 
 def spawn_output(argv: list[str]) -> tuple[int, int]:

@@ -185,14 +185,6 @@ def choose(value: str | None, path: str | None) -> tuple[str, str]:
 
 
 def classify(text: str) -> tuple[str, str]:
-    from katacfg.profiles.kata4x import options as o
-
-    only4 = {
-        "hypervisor": set(o.HYPERVISOR_KEYS) - _KEYS_1X["hypervisor"],
-        "agent": set(o.AGENT_KEYS) - _KEYS_1X["agent"],
-        "runtime": set(o.RUNTIME_KEYS) - _KEYS_1X["runtime"],
-        "factory": set(),
-    }
     section = ""
     table = ""
     found: list[str] = []
@@ -216,22 +208,30 @@ def classify(text: str) -> tuple[str, str]:
             continue
         if key in _ONLY_1X_KEYS:
             return "1.x", f"`{key}` is a Kata 1.x key"
-        if key in only4.get(section, ()):
-            found.append(f"{section}.{key}")
+        if section in _SECTIONS_4X and key not in _KEYS_1X[section]:
+            found.append(f"{section}.{key}")  # 4.x-only if 4.x knows it (checked below)
     tables = [f for f in found if f.startswith("[")]
-    keys = sorted(set(found) - set(tables))
     if tables:
         return "4.x", f"{tables[0]} exists only in Kata 3.x/4.x"
+    keys: list[str] = []
+    if found:  # the 4.x vocabulary is imported only for keys 1.x does not know
+        from katacfg.profiles.kata4x import options as o
+
+        known4 = {"hypervisor": o.HYPERVISOR_KEYS, "agent": o.AGENT_KEYS,
+                  "runtime": o.RUNTIME_KEYS}
+        keys = sorted({f for f in found if f.split(".", 1)[1] in known4[f.split(".", 1)[0]]})
     if len(keys) >= AUTO_MIN_KEYS:
         return "4.x", f"{len(keys)} keys only Kata 3.x/4.x reads ({', '.join(keys[:3])}, ...)"
     return "1.x", "no Kata 4.x-only table and fewer than " \
         f"{AUTO_MIN_KEYS} 4.x-only keys"
 
 
-def _keys_1x() -> dict[str, set[str]]:
-    from katacfg.profiles.kata1x.tables import OPTIONS
+_SECTIONS_4X = ("hypervisor", "agent", "runtime")
 
-    return {s: set(OPTIONS.get(s, {})) for s in ("hypervisor", "agent", "runtime", "factory")}
+
+def _keys_1x() -> dict[str, set[str]]:
+    options = get_profile("1.x").options
+    return {s: set(options.get(s, {})) for s in ("hypervisor", "agent", "runtime", "factory")}
 
 
 class _Lazy(dict):  # the 1.x registry is imported only when auto has to classify

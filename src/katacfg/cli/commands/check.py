@@ -11,7 +11,7 @@ import os
 import sys
 
 from katacfg.cli.app import Opt
-from katacfg.cli.commands.env import seconds
+from katacfg.cli.commands.common import seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -71,8 +71,7 @@ def run(args: Any) -> int:
         err.write("katacfg: the release check queries GitHub and is not run by katacfg "
                   "(kata-runtime skips it as root too)\n")
         return 0
-    from katacfg.cli.commands.common import choose_profile, load_from_args
-    from katacfg.cli.commands.env import host_from_root
+    from katacfg.cli.commands.common import choose_profile, host_from_root, load_from_args
     from katacfg.reports.kata_check import check_host
 
     host = getattr(args, "prestarted", None) or host_from_root(args)

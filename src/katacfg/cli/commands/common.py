@@ -1,6 +1,7 @@
 """Pieces shared by the commands: host flags, loading from the global options."""
 from __future__ import annotations
 
+import os
 import sys
 
 from katacfg.config.errors import Diagnostic
@@ -84,3 +85,29 @@ def choose_profile(args: argparse.Namespace) -> str:
     if profile == "4.x" and asked in (None, "auto") and reason != "asked for":
         sys.stderr.write(f"katacfg: profile 4.x (auto): {reason}\n")
     return profile
+
+
+def seconds(text: str) -> float:
+    value = float(text)  # argparse reports a ValueError as "invalid _seconds value"
+    if not 0 < value <= 600:
+        raise ValueError("must be between 0 and 600 seconds")
+    return value
+
+
+def host_from_root(args: Any) -> Any:
+    """This machine, or the recorded host named by --host-root."""
+    from katacfg.config.errors import KataError
+    from katacfg.host.facts import Host
+
+    root = getattr(args, "host_root", None)
+    if not root:
+        return Host.real()
+    if not os.path.isdir(root):
+        raise KataError(f"--host-root {root}: not a directory", code="KC006",
+                        hint="give a recorded host tree such as tests/data/hosts/intel-vmx")
+    try:
+        return Host.from_root(root)
+    except (OSError, ValueError) as exc:
+        raise KataError(str(exc), code="KC006",
+                        hint="see tests/data/hosts/README.md for the facts and their "
+                             "shapes") from None

@@ -10,6 +10,7 @@ import os
 import sys
 
 from katacfg.cli.app import Opt
+from katacfg.cli.commands.common import host_from_root, seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,13 +18,6 @@ if TYPE_CHECKING:
 
 # tables whose `path` names a binary kata-env runs with --version (besides [hypervisor.*])
 _COMPONENT_TABLES = (("proxy", "kata"), ("shim", "kata"), ("netmon",))
-
-
-def seconds(text: str) -> float:
-    value = float(text)  # argparse reports a ValueError as "invalid _seconds value"
-    if not 0 < value <= 600:
-        raise ValueError("must be between 0 and 600 seconds")
-    return value
 
 
 OPTIONS = (
@@ -257,20 +251,3 @@ def _capability_lines(host: Any, hypervisor_type: str) -> list[str]:
     return lines
 
 
-def host_from_root(args: Any) -> Any:
-    """This machine, or the recorded host named by --host-root."""
-    from katacfg.config.errors import KataError
-    from katacfg.host.facts import Host
-
-    root = getattr(args, "host_root", None)
-    if not root:
-        return Host.real()
-    if not os.path.isdir(root):
-        raise KataError(f"--host-root {root}: not a directory", code="KC006",
-                        hint="give a recorded host tree such as tests/data/hosts/intel-vmx")
-    try:
-        return Host.from_root(root)
-    except (OSError, ValueError) as exc:
-        raise KataError(str(exc), code="KC006",
-                        hint="see tests/data/hosts/README.md for the facts and their "
-                             "shapes") from None
