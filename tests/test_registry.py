@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 import katacfg
 from katacfg.config.registry import Option, opt, section
 from katacfg.profiles import get_profile, vary
-from katacfg.profiles.kata1x.options.hypervisor import BLOCK_DRIVERS
-from katacfg.profiles.kata1x.options.runtime import RuntimeConfig
+from katacfg.profiles.kata1x.options import BLOCK_DRIVERS, RuntimeConfig
 from tests.helpers import config_text, host, make_install, toml_value, write_config
 
 P = get_profile("1.x")

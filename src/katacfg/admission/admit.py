@@ -22,7 +22,7 @@ from katacfg.config.pipeline import overlay_outcomes
 from katacfg.config.records import Record
 from katacfg.config.registry import KATA_PREFIX
 from katacfg.kube.cri import CONTAINER_TYPE_KEYS
-from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
+from katacfg.profiles.kata1x.options import CONFIG_PATH_ANNOTATION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

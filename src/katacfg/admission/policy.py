@@ -33,7 +33,7 @@ from katacfg.config.registry import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, KA
 from katacfg.gocompat import strconv
 from katacfg.gocompat.re2 import compile_go, regexp_contains
 from katacfg.kube import cri
-from katacfg.profiles.kata1x.options import globals as glob_ann
+from katacfg.profiles.kata1x import options as glob_ann
 from katacfg.profiles.kata1x.tables import ALL_ANNOTATIONS, ANNOTATIONS_BY_NAME
 
 TYPE_CHECKING = False

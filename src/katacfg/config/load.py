@@ -15,12 +15,14 @@ import os
 from katacfg.config.decode import RawConfig
 from katacfg.config.errors import Diagnostic, KataError
 from katacfg.config.model import AdjustedValue, Config
-from katacfg.profiles.kata1x.options import agent as agent_opts
-from katacfg.profiles.kata1x.options import components as comp
-from katacfg.profiles.kata1x.options.agent import AgentConfig
-from katacfg.profiles.kata1x.options.components import ProxyConfig, ShimConfig
-from katacfg.profiles.kata1x.options.hypervisor import HypervisorConfig
-from katacfg.profiles.kata1x.options.runtime import NETWORK_MODELS
+from katacfg.profiles.kata1x import options as opts
+from katacfg.profiles.kata1x.options import (
+    NETWORK_MODELS,
+    AgentConfig,
+    HypervisorConfig,
+    ProxyConfig,
+    ShimConfig,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -239,7 +241,7 @@ class Loader:
         netmon = self.struct("netmon")
         hyp = self.kernel_params(hyp, agent)
         if hyp.use_vsock:  # vsock means no proxy process, in both front ends
-            proxy = ProxyConfig(type=comp.NO_PROXY, path="", enable_debug=runtime_debug)
+            proxy = ProxyConfig(type=opts.NO_PROXY, path="", enable_debug=runtime_debug)
         runtime = self.struct("runtime")
         runtime = runtime.replace(experimental=self.experimental(runtime.experimental))
         cfg = Config(
@@ -338,12 +340,12 @@ class Loader:
         tables = self.raw.tables.get("proxy", [])
         if self.builtin:
             self._ignored_in_shimv2("proxy", tables)
-            return ProxyConfig(type=comp.BUILTIN_PROXY, path="", enable_debug=runtime_debug)
-        proxy = ProxyConfig(type=comp.KATA_PROXY, path="", enable_debug=False)
+            return ProxyConfig(type=opts.BUILTIN_PROXY, path="", enable_debug=runtime_debug)
+        proxy = ProxyConfig(type=opts.KATA_PROXY, path="", enable_debug=False)
         for name, values in self._kata_tables("proxy", "{} proxy type not supported"):
             v = self.section("proxy", values, ("proxy", name))
             v["path"] = self.resolve(v["path"], ("proxy", name, "path"), prefix=False)
-            proxy = ProxyConfig(type=comp.KATA_PROXY, **v)
+            proxy = ProxyConfig(type=opts.KATA_PROXY, **v)
         return proxy
 
     def agent(self, hyp: HypervisorConfig) -> AgentConfig:
@@ -361,20 +363,20 @@ class Loader:
         tables = self.raw.tables.get("shim", [])
         if self.builtin:
             self._ignored_in_shimv2("shim", tables)
-            return ShimConfig(type=comp.BUILTIN_SHIM, path="", configured=True)
-        shim = ShimConfig(type=comp.KATA_SHIM, path="", configured=False)
+            return ShimConfig(type=opts.BUILTIN_SHIM, path="", configured=True)
+        shim = ShimConfig(type=opts.KATA_SHIM, path="", configured=False)
         for name, values in self._kata_tables("shim", "{} shim is not supported"):
             v = self.section("shim", values, ("shim", name))
             v["path"] = self.resolve(v["path"], ("shim", name, "path"))
-            shim = ShimConfig(type=comp.KATA_SHIM, configured=True, **v)
+            shim = ShimConfig(type=opts.KATA_SHIM, configured=True, **v)
         return shim
 
     def _kata_tables(self, section: str, refusal: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """The [section.kata] tables; any other name is refused with `refusal` (the CLI)."""
         for name, values in self.raw.tables.get(section, []):
-            if name != comp.COMPONENT_TABLE:
+            if name != opts.COMPONENT_TABLE:
                 self.fail(refusal.format(name), (section, name), code="KC041",
-                          hint=f"the only {section} table is [{section}.{comp.COMPONENT_TABLE}]")
+                          hint=f"the only {section} table is [{section}.{opts.COMPONENT_TABLE}]")
                 continue
             yield name, values
 
@@ -401,18 +403,18 @@ class Loader:
 
     def agent_params(self, agent: AgentConfig) -> list[tuple[str, str]]:
         mode, kind = agent.trace_mode, agent.trace_type
-        at = ("agent", agent_opts.AGENT_TYPE)
+        at = ("agent", opts.AGENT_TYPE)
         if agent.enable_tracing:
             if mode == "":
                 mode = "dynamic"
-            elif mode not in agent_opts.TRACE_MODES:
+            elif mode not in opts.TRACE_MODES:
                 self.fail(f'invalid kata agent trace mode: "{mode}" (need "dynamic" or "static")',
                           at + ("trace_mode",), code="KC032",
                           hint="trace_mode must be dynamic or static")
                 return []
             if kind == "":
                 kind = "isolated"
-            elif kind not in agent_opts.TRACE_TYPES:
+            elif kind not in opts.TRACE_TYPES:
                 self.fail(f'invalid kata agent trace type: "{kind}" (need "isolated" or '
                           '"collated")', at + ("trace_type",), code="KC032",
                           hint="trace_type must be isolated or collated")

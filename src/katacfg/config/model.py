@@ -5,10 +5,15 @@ from katacfg.config.errors import Diagnostic, KataError
 from katacfg.config.records import Record
 from katacfg.config.registry import Adjustment
 from katacfg.gocompat.strings import fields
-from katacfg.profiles.kata1x.options.agent import AgentConfig
-from katacfg.profiles.kata1x.options.components import FactoryConfig, NetmonConfig, ProxyConfig, ShimConfig
-from katacfg.profiles.kata1x.options.hypervisor import HypervisorConfig
-from katacfg.profiles.kata1x.options.runtime import RuntimeConfig
+from katacfg.profiles.kata1x.options import (
+    AgentConfig,
+    FactoryConfig,
+    HypervisorConfig,
+    NetmonConfig,
+    ProxyConfig,
+    RuntimeConfig,
+    ShimConfig,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # collections.abc costs 2 ms of start-up (it imports collections)

@@ -13,7 +13,7 @@ from katacfg.config.errors import Diagnostic, KataError
 from katacfg.config.load import load
 from katacfg.config.model import AnnotationOutcome, Config
 from katacfg.kube.cri import POD_CONTAINER, container_type
-from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
+from katacfg.profiles.kata1x.options import CONFIG_PATH_ANNOTATION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -124,6 +124,14 @@ class Record:
         object.__setattr__(new, "__dict__", values)
         return new
 
+    @classmethod
+    def of(cls: type[R], values: dict[str, Any]) -> R:
+        """An instance holding `values` (every field, nothing else: the caller's promise),
+        without __init__'s checks: for records built in bulk at start-up (the registry)."""
+        new = object.__new__(cls)
+        object.__setattr__(new, "__dict__", values)
+        return new
+
     def as_dict(self) -> dict[str, Any]:
         """The fields and their values, in declaration order."""
         return self.__dict__.copy()

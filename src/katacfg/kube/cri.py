@@ -16,7 +16,7 @@ from collections import namedtuple
 from katacfg.config.errors import Diagnostic, KataError
 from katacfg.config.records import Record
 from katacfg.config.registry import KATA_PREFIX
-from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
+from katacfg.profiles.kata1x.options import CONFIG_PATH_ANNOTATION
 
 TYPE_CHECKING = False  # dataclasses and typing cost explain's start-up milliseconds
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from katacfg.config.model import AnnotationOutcome, Config, serialize_kernel_par
 from katacfg.config.pipeline import overlay
 from katacfg.config.registry import KATA_PREFIX
 from katacfg.kube import cri, manifests
-from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
+from katacfg.profiles.kata1x.options import CONFIG_PATH_ANNOTATION
 
 
 class PodReport:

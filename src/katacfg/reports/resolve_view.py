@@ -6,7 +6,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 from katacfg.config.model import AnnotationOutcome, Config
-from katacfg.profiles.kata1x.options.globals import ASSET_HASH_TYPE_ANNOTATION
+from katacfg.profiles.kata1x.options import ASSET_HASH_TYPE_ANNOTATION
 from katacfg.reports.resolve_json import contract_dict
 
 

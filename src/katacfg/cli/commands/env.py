@@ -57,7 +57,7 @@ def guess_component_paths(text: str) -> list[str]:
     guess only costs one extra `--version` run.
     """
     from katacfg.gocompat import gotoml
-    from katacfg.profiles.kata1x.options.components import DEFAULT_NETMON_PATH
+    from katacfg.profiles.kata1x.options import DEFAULT_NETMON_PATH
 
     try:
         data = gotoml.parse(text).data

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from katacfg.config.errors import KataError
 from katacfg.profiles import HypervisorProfile
-from katacfg.profiles.kata1x.options import hypervisor as hv
+from katacfg.profiles.kata1x import options as hv
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from katacfg.config.load import Loader
-    from katacfg.profiles.kata1x.options.hypervisor import HypervisorConfig
+    from katacfg.profiles.kata1x.options import HypervisorConfig
 
 # govmm MaxVCPUs() on amd64 (virtcontainers/qemu_amd64.go): the 1.x loader clamps
 # default_maxvcpus to it for every hypervisor type; only qemu refuses an annotation above it.

@@ -11,11 +11,16 @@ from katacfg.config.discovery import DEFAULT_CONFIG_PATHS
 from katacfg.config.registry import EXPERIMENTAL_FEATURES, HYPERVISOR_PREFIX, PREFIXES
 from katacfg.profiles import make_profile
 from katacfg.profiles.kata1x.hypervisors import HYPERVISORS
-from katacfg.profiles.kata1x.options.agent import AgentConfig
-from katacfg.profiles.kata1x.options.components import FactoryConfig, NetmonConfig, ProxyConfig, ShimConfig
-from katacfg.profiles.kata1x.options.globals import GLOBAL_ANNOTATIONS
-from katacfg.profiles.kata1x.options.hypervisor import HypervisorConfig
-from katacfg.profiles.kata1x.options.runtime import RuntimeConfig
+from katacfg.profiles.kata1x.options import (
+    GLOBAL_ANNOTATIONS,
+    AgentConfig,
+    FactoryConfig,
+    HypervisorConfig,
+    NetmonConfig,
+    ProxyConfig,
+    RuntimeConfig,
+    ShimConfig,
+)
 
 # The registry: section -> record class, in the order of Go's tomlConfig.
 SECTIONS: dict[str, type] = {

@@ -1,17 +1,31 @@
-"""[hypervisor.<type>] keys (spec/config-keys.md section 4) and their annotations (5.1-5.6)."""
+"""The Kata 1.x option registry, section by section: [hypervisor.<type>], [agent.kata],
+[runtime], [factory], [proxy.kata], [shim.kata], [netmon], and the global annotations.
+
+One file: the registry is what every command reads first, and one module imports once
+(each module is about 0.3 M instructions of Python's import machinery at start-up).
+Spec references: spec/config-keys.md (keys), spec/annotations.md (annotations).
+"""
 from __future__ import annotations
 
 from katacfg.config.records import Record
-from katacfg.config.registry import SAME, opt, section
-from katacfg.config.registry import Annotation as A
+from katacfg.config.registry import EXPERIMENTAL_FEATURES, KATA_PREFIX, SAME, opt, section
+from katacfg.config.registry import ann as A
 from katacfg.profiles.kata1x.normalise import (
     at_most,
     clamp_max_vcpus,
     clamp_vcpus,
     comma_list,
     kernel_params,
+    mapped,
     or_default,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+# --- [hypervisor.<type>] keys (spec/config-keys.md section 4) and their annotations (5.1-5.6).
 
 # Built-in defaults of pkg/katautils/config-settings.go.in (stock amd64 build).
 DEFAULT_HYPERVISOR_PATH = "/usr/bin/qemu-lite-system-x86_64"
@@ -41,7 +55,7 @@ NOT_ACRN, NOT_CLH = ("qemu", "firecracker", "clh"), ("qemu", "firecracker", "acr
 _BOOL = "Error parsing annotation for {name}: Please specify boolean value 'true|false'"
 
 
-def _bool(order: int, name: str = "{suffix}") -> A:
+def _bool(order: int, name: str = "{suffix}") -> Any:
     return A("bool", _BOOL.replace("{name}", name), order)
 
 
@@ -267,3 +281,166 @@ class HypervisorConfig(Record):
         annotation=A("nonempty", order=65))
     enable_annotations: tuple[str, ...] = opt(
         "[]string", (), "regular expressions of the hypervisor annotations a pod may use")
+
+
+# --- [agent.kata] keys (spec/config-keys.md section 8) and agent annotations (5.8).
+
+AGENT_TYPE = "kata"
+KERNEL_MODULES_SEPARATOR = ";"
+TRACE_MODES = ("dynamic", "static")
+TRACE_TYPES = ("isolated", "collated")
+
+
+@section("agent")
+class AgentConfig(Record):
+    """The loaded agent configuration (Go KataAgentConfig)."""
+
+    type: str = opt("string", AGENT_TYPE, "agent type; always kata", toml=False,
+                    zero=AGENT_TYPE, env="Type")
+    enable_debug: bool = opt("bool", False, "agent debug messages (adds agent.log=debug)",
+                            env="Debug")
+    enable_tracing: bool = opt(
+        "bool", False, "agent tracing (static mode adds agent.trace=<type>)",
+        annotation=A("bool",
+                     "Error parsing annotation for agent.trace: Please specify boolean value "
+                     "'true|false'", 201),
+        env="Trace")
+    trace_mode: str = opt(
+        "string", "", "trace mode: dynamic (default when tracing) or static",
+        annotation=A("string", order=202), env="TraceMode")
+    trace_type: str = opt(
+        "string", "", "trace type: isolated (default when tracing) or collated",
+        annotation=A("string", order=203), env="TraceType")
+    kernel_modules: tuple[str, ...] = opt(
+        "[]string", (), "guest kernel modules to load, each with its parameters",
+        annotation=A("split", order=200, sep=KERNEL_MODULES_SEPARATOR))
+    container_pipe_size: int = opt(
+        "uint32", 0, "size of containers' stdio pipes (annotation only)", toml=False,
+        annotation=A("uint32",
+                     "Error parsing annotation for "
+                     "io.katacontainers.config.agent.container_pipe_size: Please specify uint32 "
+                     "value", 204))
+    use_vsock: bool = opt("bool", False, "copied from the hypervisor at load time", toml=False)
+    long_live_conn: bool = opt("bool", False, "keep the agent connection (shim v2)", toml=False)
+
+
+# --- [runtime] keys (spec/config-keys.md section 12) and runtime annotations (5.7).
+
+# internetworking_model values: "default" resolves to tcfilter; "bridged" was removed in 1.x.
+NETWORK_MODELS = {"default": "tcfilter", "macvtap": "macvtap", "tcfilter": "tcfilter",
+                  "none": "none"}
+DEFAULT_NETWORK_MODEL = "tcfilter"
+EXPERIMENTAL_SEPARATOR = " "
+
+
+
+@section("runtime")
+class RuntimeConfig(Record):
+    """The loaded runtime options."""
+
+    enable_debug: bool = opt("bool", False, "runtime debug messages", env="Debug")
+    enable_tracing: bool = opt("bool", False, "runtime opentracing spans", env="Trace")
+    disable_guest_seccomp: bool = opt(
+        "bool", False, "do not apply container seccomp profiles inside the guest",
+        annotation=A("bool", _BOOL.replace("{name}", "disable_guest_seccomp"), 100),
+        env="DisableGuestSeccomp")
+    sandbox_cgroup_only: bool = opt(
+        "bool", False, "put all Kata processes in the sandbox cgroup",
+        annotation=A("bool", _BOOL.replace("{name}", "sandbox_cgroup_only"), 101),
+        env="SandboxCgroupOnly")
+    enable_agent_pidns: bool = opt(
+        "bool", False, "let containers share the agent's PID namespace (debug only)")
+    disable_new_netns: bool = opt(
+        "bool", False, "do not create a network namespace (needs internetworking_model none)",
+        annotation=A("bool", _BOOL.replace("{name}", "experimental"), 103),
+        env="DisableNewNetNs")
+    experimental: tuple[str, ...] = opt(
+        "[]string", (), "experimental features to enable (known: newstore)",
+        annotation=A("split",
+                     "Unsupported experimental feature {v} specified in annotation "
+                     "io.katacontainers.config.runtime.experimental", 102,
+                     sep=EXPERIMENTAL_SEPARATOR, choices=tuple(EXPERIMENTAL_FEATURES)))
+    internetworking_model: str = opt(
+        "string", DEFAULT_NETWORK_MODEL, "how the VM joins the pod network: macvtap, tcfilter, none",
+        zero=DEFAULT_NETWORK_MODEL, normalise=mapped(NETWORK_MODELS, DEFAULT_NETWORK_MODEL),
+        annotation=A("enum",
+                     "Unknown network model specified in annotation "
+                     "io.katacontainers.config.runtime.internetworking_model", 104,
+                     choices=NETWORK_MODELS))
+
+
+# --- [factory], [proxy.kata], [shim.kata] and [netmon] (spec/config-keys.md 7, 9, 10, 11).
+
+DEFAULT_PROXY_PATH = "/usr/libexec/kata-containers/kata-proxy"
+DEFAULT_SHIM_PATH = "/usr/libexec/kata-containers/kata-shim"
+DEFAULT_NETMON_PATH = "/usr/libexec/kata-containers/kata-netmon"
+DEFAULT_TEMPLATE_PATH = "/run/vc/vm/template"
+DEFAULT_VM_CACHE_ENDPOINT = "/var/run/kata-containers/cache.sock"
+
+KATA_PROXY, NO_PROXY, BUILTIN_PROXY = "kataProxy", "noProxy", "kataBuiltInProxy"
+KATA_SHIM, BUILTIN_SHIM = "kataShim", "kataBuiltInShim"
+COMPONENT_TABLE = "kata"  # the only [proxy.*], [shim.*], [agent.*] name the CLI accepts
+
+
+@section("factory")
+class FactoryConfig(Record):
+    """VM factory: templating and VM cache."""
+
+    enable_template: bool = opt("bool", False, "create VMs from a template (needs an initrd)")
+    template_path: str = opt("string", DEFAULT_TEMPLATE_PATH, "template folder; not checked",
+                             normalise=or_default)
+    vm_cache_number: int = opt("uint", 0, "number of cached VMs (qemu only); 0 disables")
+    vm_cache_endpoint: str = opt("string", DEFAULT_VM_CACHE_ENDPOINT, "VM cache socket",
+                                 normalise=or_default)
+
+
+@section("proxy")
+class ProxyConfig(Record):
+    """The proxy between shim and agent (none when vsock is used)."""
+
+    type: str = opt("string", KATA_PROXY, "kataProxy, noProxy or kataBuiltInProxy", toml=False,
+                    zero=KATA_PROXY, env="Type")
+    path: str = opt("string", DEFAULT_PROXY_PATH, "kata-proxy binary; resolved, must exist",
+                    normalise=or_default, env="Path")
+    enable_debug: bool = opt("bool", False, "proxy messages to the system log", env="Debug")
+
+
+@section("shim")
+class ShimConfig(Record):
+    """The shim; `configured` is False when Go holds no shim configuration at all."""
+
+    type: str = opt("string", KATA_SHIM, "kataShim or kataBuiltInShim", toml=False,
+                    zero=KATA_SHIM, env="Type")
+    path: str = opt("string", DEFAULT_SHIM_PATH, "kata-shim binary; resolved, must exist",
+                    normalise=or_default, env="Path")
+    enable_debug: bool = opt("bool", False, "shim messages to the system log", env="Debug")
+    enable_tracing: bool = opt("bool", False, "shim opentracing spans (needs disable_new_netns)")
+    configured: bool = opt("bool", False, "a shim configuration exists", toml=False)
+
+
+@section("netmon")
+class NetmonConfig(Record):
+    """The network monitor."""
+
+    path: str = opt("string", DEFAULT_NETMON_PATH, "kata-netmon binary; not checked",
+                    normalise=or_default, env="Path")
+    enable_debug: bool = opt("bool", False, "netmon messages to the system log", env="Debug")
+    enable_netmon: bool = opt("bool", False, "watch the pod network for changes", env="Enable")
+
+
+# --- Annotations that set no configuration key: global names (spec 5.9, 7).
+#
+# Asset hash annotations come from the registry (`Annotation.asset`: `<asset>_hash`).
+
+CONFIG_PATH_ANNOTATION = KATA_PREFIX + "config_path"
+BUNDLE_PATH_ANNOTATION = KATA_PREFIX + "pkg.oci.bundle_path"
+CONTAINER_TYPE_ANNOTATION = KATA_PREFIX + "pkg.oci.container_type"
+ASSET_HASH_TYPE_ANNOTATION = KATA_PREFIX + "asset_hash_type"
+
+# Global annotations the overlay reads or deliberately ignores: name -> what it means.
+GLOBAL_ANNOTATIONS: dict[str, str] = {
+    CONFIG_PATH_ANNOTATION: "shim v2 only: another configuration file for this pod",
+    BUNDLE_PATH_ANNOTATION: "set by the runtime; a value in the spec is ignored",
+    CONTAINER_TYPE_ANNOTATION: "set by the runtime; a value in the spec is ignored",
+    ASSET_HASH_TYPE_ANNOTATION: "never used: asset hashes are always SHA-512",
+}

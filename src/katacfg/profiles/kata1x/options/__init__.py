@@ -1,1 +1,0 @@
-"""The Kata 1.x option registry, section by section."""
