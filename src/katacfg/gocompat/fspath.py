@@ -6,7 +6,6 @@ so paths decoded with ``surrogateescape`` round-trip exactly.
 
 from __future__ import annotations
 
-import errno as _errno
 import os
 
 from katacfg.gocompat.strconv import go_bytes
@@ -24,6 +23,10 @@ __all__ = [
     "look_path",
     "exec_not_found",
 ]
+
+# Linux errno values (as _ERRNO_TEXT below: katacfg models the Linux runtime; the `errno`
+# module would be one more import at start-up)
+_ENOENT, _ENOTDIR, _EINVAL = 2, 20, 22
 
 # Go's syscall.Errno.Error() texts on Linux (zerrors_linux_*.go), for the
 # errnos a path operation can realistically produce.
@@ -117,7 +120,7 @@ def _exc_errno(exc: BaseException) -> int:
     e = getattr(exc, "errno", None)
     if isinstance(e, int):
         return e
-    return _errno.EINVAL
+    return _EINVAL
 
 
 def go_os_error(op: str, path: str, exc: BaseException) -> str:
@@ -128,7 +131,7 @@ def go_os_error(op: str, path: str, exc: BaseException) -> str:
 def _path_error(op: str, path: str, exc: BaseException) -> GoPathError:
     """Build the GoPathError Go's os package would return for ``exc``."""
     e = _exc_errno(exc)
-    return GoPathError(go_os_error(op, path, exc), not_exist=(e == _errno.ENOENT), errno=e)
+    return GoPathError(go_os_error(op, path, exc), not_exist=(e == _ENOENT), errno=e)
 
 
 # --------------------------------------------------------------------------
@@ -250,7 +253,7 @@ def eval_symlinks(p: str) -> str:
 
         if not _is_link(st.st_mode):
             if not _is_dir(st.st_mode) and end < len(path):
-                raise GoPathError(errno_text(_errno.ENOTDIR), errno=_errno.ENOTDIR)
+                raise GoPathError(errno_text(_ENOTDIR), errno=_ENOTDIR)
             start = end
             continue
 

@@ -179,28 +179,9 @@ class Host:
         A facts file that cannot be read, is not JSON, or holds a fact of the wrong shape
         raises ValueError naming the file and the fact.
         """
-        overrides: dict[str, Any] = {}
-        facts_path = os.path.join(root, FACTS_FILE)
-        if os.path.lexists(facts_path):
-            import json
+        from katacfg.host.injected import read_facts_file
 
-            from katacfg.host.safeio import FileRefused, read_bytes
-
-            try:
-                data = read_bytes(facts_path, what="host facts file")
-            except FileRefused as exc:
-                raise ValueError(exc.text) from None
-            try:
-                loaded = json.loads(data)
-            except (ValueError, RecursionError) as exc:
-                raise ValueError(f"{facts_path}: not JSON: {exc}") from None
-            from katacfg.host.injected import check_facts, json_kind
-
-            if not isinstance(loaded, dict):
-                raise ValueError(f"{facts_path}: the host facts must be a JSON object "
-                                 f"(name: value), not {json_kind(loaded)}")
-            overrides = {k: v for k, v in loaded.items() if not k.startswith("_")}
-            check_facts(overrides, facts_path)
+        overrides = read_facts_file(os.path.join(root, FACTS_FILE))
         return cls(root, overrides, real=os.path.abspath(root) == "/")
 
     def with_facts(self, **facts: Any) -> Host:

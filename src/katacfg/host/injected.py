@@ -4,6 +4,8 @@ in a report. Imported only when facts are injected (kata-check on this machine n
 """
 from __future__ import annotations
 
+import os
+
 from katacfg.host.facts import Fact, KvmProbe
 
 TYPE_CHECKING = False
@@ -127,3 +129,28 @@ def check_facts(facts: dict[str, Any], where: str) -> None:
         if not test(value):
             raise ValueError(f"{where}: host fact {name!r} is {json_kind(value)}; "
                              f"expected {allowed}")
+
+
+def read_facts_file(facts_path: str) -> dict[str, Any]:
+    """The facts of a recorded host's katacfg-host.json ({} when there is none); ValueError
+    names the file and what is wrong with it."""
+    if not os.path.lexists(facts_path):
+        return {}
+    import json
+
+    from katacfg.host.safeio import FileRefused, read_bytes
+
+    try:
+        data = read_bytes(facts_path, what="host facts file")
+    except FileRefused as exc:
+        raise ValueError(exc.text) from None
+    try:
+        loaded = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"{facts_path}: not JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{facts_path}: the host facts must be a JSON object "
+                         f"(name: value), not {json_kind(loaded)}")
+    overrides = {k: v for k, v in loaded.items() if not k.startswith("_")}
+    check_facts(overrides, facts_path)
+    return overrides
