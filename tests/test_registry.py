@@ -214,3 +214,16 @@ def test_the_vcpu_clamp_has_one_home():
     assert P.option("hypervisor", "default_vcpus").normalise is normalise.clamp_vcpus
     assert P.option("hypervisor", "default_maxvcpus").normalise is normalise.clamp_max_vcpus
     assert {hv.max_vcpus for hv in P.hypervisors.values()} == {240}
+
+
+def test_a_declaration_with_an_unknown_field_is_refused_when_its_section_is_built():
+    from katacfg.config.registry import ann, opt, section
+
+    with pytest.raises(TypeError, match=r"Bad\.k: unknown Option field\(s\) colour"):
+        @section("runtime")
+        class Bad(RuntimeConfig):
+            k: bool = opt("bool", False, "doc", colour="red")
+    with pytest.raises(TypeError, match=r"Worse\.k: unknown Annotation field\(s\) shade"):
+        @section("runtime")
+        class Worse(RuntimeConfig):
+            k: bool = opt("bool", False, "doc", annotation=ann("bool", shade="dark"))

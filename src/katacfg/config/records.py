@@ -25,6 +25,7 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
+_ABSENT: Any = object()
 
 
 class Field:
@@ -53,23 +54,31 @@ class Record:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        ns = cls.__dict__
         names = list(cls.FIELDS)
+        known = set(names)
         defaults = dict(cls.DEFAULTS)
         metadata = dict(cls.METADATA)
-        for name in cls.__dict__.get("__annotations__", {}):
-            if name.isupper() or name.startswith("_"):
+        declared = []
+        for name in ns.get("__annotations__", ()):
+            if name[0] == "_" or name.isupper():
                 continue  # class-level constants (FIELDS, OPTIONS, ...)
-            value = cls.__dict__.get(name, REQUIRED)
-            if isinstance(value, Field):
-                default, meta = value.default, value.metadata
+            value = ns.get(name, _ABSENT)
+            if value is _ABSENT:
+                default, meta = REQUIRED, {}
             else:
-                default, meta = value, {}
-            if name not in names:
+                declared.append(name)
+                if type(value) is Field:
+                    default, meta = value.default, value.metadata
+                else:
+                    default, meta = value, {}
+            if name not in known:
                 names.append(name)
+                known.add(name)
             defaults[name] = default
             metadata[name] = meta
-            if name in cls.__dict__:
-                delattr(cls, name)  # the instance's __dict__ holds every value
+        for name in declared:
+            delattr(cls, name)  # the instance's __dict__ holds every value
         cls.FIELDS = tuple(names)
         cls.DEFAULTS = defaults
         cls.METADATA = metadata
@@ -121,14 +130,6 @@ class Record:
             raise TypeError(f"{type(self).__name__} has no field(s) {unknown}")
         values.update(changes)
         new = object.__new__(type(self))
-        object.__setattr__(new, "__dict__", values)
-        return new
-
-    @classmethod
-    def of(cls: type[R], values: dict[str, Any]) -> R:
-        """An instance holding `values` (every field, nothing else: the caller's promise),
-        without __init__'s checks: for records built in bulk at start-up (the registry)."""
-        new = object.__new__(cls)
         object.__setattr__(new, "__dict__", values)
         return new
 

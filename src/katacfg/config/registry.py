@@ -10,7 +10,7 @@ reference holds for a section it never filled.
 """
 from __future__ import annotations
 
-from katacfg.config.records import Record, field
+from katacfg.config.records import Field, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def opt(gotype: str, default: Any, doc: str, *, zero: Any = None, **kw: Any) -> 
     if zero is None:
         zero = GO_ZERO.get(gotype)
     # (gotype, default, doc, keyword fields) until @section builds the Option
-    return field(zero, metadata={"option": (gotype, default, doc, kw)})
+    return Field(zero, {"option": (gotype, default, doc, kw)})
 
 
 def ann(kind: str, error: str = "", order: int = 0, **kw: Any) -> Any:
@@ -122,11 +122,14 @@ def ann(kind: str, error: str = "", order: int = 0, **kw: Any) -> Any:
     return (kind, error, order, kw)
 
 
-# Records built in bulk by @section (Record.of): every field present, nothing else
+# Records built in bulk by @section, without __init__ (the registry is built at every
+# start-up): a declaration with a field the record does not have makes a dict of another size
 _OPTION_DEFAULTS = Option.DEFAULTS
-_OPTION_FIELDS = Option.DEFAULTS.keys()
+_N_OPTION = len(Option.DEFAULTS)
 _ANNOTATION_DEFAULTS = Annotation.DEFAULTS
-_ANNOTATION_FIELDS = Annotation.DEFAULTS.keys()
+_N_ANNOTATION = len(Annotation.DEFAULTS)
+_new = object.__new__
+_set = object.__setattr__
 
 
 def section(name: str) -> Callable[[type[S]], type[S]]:
@@ -139,35 +142,42 @@ def section(name: str) -> Callable[[type[S]], type[S]]:
             spec = meta.get("option")
             if spec is None:
                 continue
-            if isinstance(spec, Option):  # inherited from a section already built
+            if type(spec) is Option:  # inherited from a section already built
                 options.append(spec if spec.section == name else spec.replace(section=name))
                 continue
             gotype, default, doc, kw = spec
-            if not kw.keys() <= _OPTION_FIELDS:
-                raise TypeError(f"{cls.__name__}.{key}: unknown Option field(s) "
-                                f"{', '.join(sorted(kw.keys() - _OPTION_FIELDS))}")
             values = {**_OPTION_DEFAULTS, **kw, "gotype": gotype, "default": default,
                       "doc": doc, "key": key, "section": name}
+            if len(values) != _N_OPTION:
+                _unknown(cls, key, "Option", kw, _OPTION_DEFAULTS)
             a = kw.get("annotation")
             if a is not None:
                 kind, error, order, akw = a
-                if not akw.keys() <= _ANNOTATION_FIELDS:
-                    raise TypeError(f"{cls.__name__}.{key}: unknown Annotation field(s) "
-                                    f"{', '.join(sorted(akw.keys() - _ANNOTATION_FIELDS))}")
                 family = akw.get("family") or name
                 suffix = akw.get("suffix") or key
-                values["annotation"] = Annotation.of({
-                    **_ANNOTATION_DEFAULTS, **akw, "kind": kind,
-                    "error": error.replace("{suffix}", suffix), "order": order,
-                    "target": key, "family": family, "suffix": suffix,
-                    "name": PREFIXES[family] + suffix})
-            o = Option.of(values)
+                avalues = {**_ANNOTATION_DEFAULTS, **akw, "kind": kind,
+                           "error": error.replace("{suffix}", suffix) if error else error,
+                           "order": order, "target": key, "family": family,
+                           "suffix": suffix,
+                           "name": PREFIXES[family] + suffix}
+                if len(avalues) != _N_ANNOTATION:
+                    _unknown(cls, key, "Annotation", akw, _ANNOTATION_DEFAULTS)
+                values["annotation"] = ann_record = _new(Annotation)
+                _set(ann_record, "__dict__", avalues)
+            o = _new(Option)
+            _set(o, "__dict__", values)
             meta["option"] = o
             options.append(o)
         cls.OPTIONS = tuple(options)  # type: ignore[attr-defined]
         return cls
 
     return bind
+
+
+def _unknown(cls: type, key: str, what: str, given: dict[str, Any],
+             known: dict[str, Any]) -> None:
+    raise TypeError(f"{cls.__name__}.{key}: unknown {what} field(s) "
+                    f"{', '.join(sorted(given.keys() - known.keys()))}")
 
 
 # Experimental features of the 1.x runtime: name -> (description, release it targets).
