@@ -213,11 +213,12 @@ def eval_symlinks(p: str) -> str:
     links_walked = 0
     start = end = vol_len
     while start < len(path):
-        while start < len(path) and path[start] == "/":
+        n = len(path)
+        while start < n and path[start] == "/":
             start += 1
-        end = start
-        while end < len(path) and path[end] != "/":
-            end += 1
+        end = path.find("/", start)  # (str.find: a loop per character costs start-up time)
+        if end < 0:
+            end = n
         comp = path[start:end]
         if end == start:
             break  # no more path components
@@ -227,9 +228,7 @@ def eval_symlinks(p: str) -> str:
         if comp == "..":
             # Back up to the previous component if possible; vol_len
             # includes any leading slash.
-            r = len(dest) - 1
-            while r >= vol_len and dest[r] != "/":
-                r -= 1
+            r = dest.rfind("/", vol_len)
             if r < vol_len or dest[r + 1:] == "..":
                 # No slash (empty, or only the first component after the
                 # root) or it ends in a ".." we had to keep: keep this "..".
@@ -273,9 +272,7 @@ def eval_symlinks(p: str) -> str:
             end = 1
         else:
             # Relative symlink: replace the last path component in dest.
-            r = len(dest) - 1
-            while r >= vol_len and dest[r] != "/":
-                r -= 1
+            r = dest.rfind("/", vol_len)
             if r < vol_len:
                 dest = vol
             else:
