@@ -76,6 +76,9 @@ class Admitter:
         self._lock = threading.Lock()
         self._configs: OrderedDict[tuple[str | None, str], Any] = OrderedDict()
         self._verdicts: OrderedDict[tuple[Any, ...], Verdict] = OrderedDict()
+        self._host_cpus = host.cpus  # a fact of the node, fixed like the Kata files
+        # the most common answer, one immutable value per target
+        self._allowed = {id(t): Verdict(True, kata=True, target=t) for t in selection.targets}
 
     # -- configurations ---------------------------------------------------------------------
 
@@ -85,7 +88,7 @@ class Admitter:
         for t in self.selection.targets:
             cfg = self._config(t, t.kata_config, pod_chosen=False)
             if not isinstance(cfg, KataError):  # warm up: the overlay's imports, one judgement
-                self._judge(t, rv.PodView("Pod", "warm-up", "default", None, {}))
+                self._judge(t, rv.PodView("Pod", "warm-up", "default", None, {}), {}, {})
             else:
                 out.append(f"{t.describe()}: Kata refuses the configuration: {cfg.text}"
                            + ("" if self.assume_files or not cfg.host else
@@ -148,23 +151,24 @@ class Admitter:
             return NOT_KATA
         # Kata reads only its own annotations and the CRI's container type: the verdict
         # (and every warning) depends on nothing else, so nothing else is judged or keyed.
-        kata = {k: v for k, v in pod.annotations.items() if _kata_key(k)}
-        labels = ({k: v for k, v in pod.labels.items() if _kata_key(k)}
+        kata = {k: v for k, v in pod.annotations.items()
+                if k.startswith(KATA_PREFIX) or k in CONTAINER_TYPE_KEYS}
+        labels = ({k: v for k, v in pod.labels.items()
+                   if k.startswith(KATA_PREFIX) or k in CONTAINER_TYPE_KEYS}
                   if target.filter_kind == FILTER_CRIO else {})
+        if not self.cache_size:
+            return self._judge(target, pod, kata, labels)
         key = (id(target), tuple(kata.items()), tuple(labels.items()))
         with self._lock:
             hit = self._verdicts.get(key)
             if hit is not None:
                 self._verdicts.move_to_end(key)
                 return hit
-        result = self._judge(target, rv.PodView(pod.kind, pod.name, pod.namespace,
-                                                pod.runtime_class_name, kata, labels,
-                                                pod.pod_path))
-        if self.cache_size:
-            with self._lock:
-                self._verdicts[key] = result
-                if len(self._verdicts) > self.cache_size:
-                    self._verdicts.popitem(last=False)
+        result = self._judge(target, pod, kata, labels)
+        with self._lock:
+            self._verdicts[key] = result
+            if len(self._verdicts) > self.cache_size:
+                self._verdicts.popitem(last=False)
         return result
 
     @staticmethod
@@ -172,12 +176,19 @@ class Admitter:
         """Whether judging this pod may read files (asset hashes, a pod-chosen file)."""
         return any(k.endswith("_hash") or k == CONFIG_PATH_ANNOTATION for k in pod.annotations)
 
-    def _judge(self, target: Target, pod: rv.PodView) -> Verdict:
-        sandbox = target.sandbox(pod.annotations, name=pod.name or "",
-                                 namespace=pod.namespace or "default", labels=pod.labels)
-        warnings = [f"{d.key}: dropped before Kata, so it has no effect: {d.reason}"
-                    for d in sandbox.dropped if d.key.startswith(KATA_PREFIX)]
-        annotations = sandbox.annotations
+    def _judge(self, target: Target, pod: rv.PodView, kata: dict[str, str],
+               labels: dict[str, str]) -> Verdict:
+        """The verdict on `pod` whose Kata annotations (and CRI-O labels) are `kata`
+        (`labels`): only these reach the judgement."""
+        warnings: list[str]
+        if target.runtime is None:  # no CRI layer: the annotations reach Kata as they are
+            annotations, warnings = kata, []
+        else:
+            sandbox = target.sandbox(kata, name=pod.name or "",
+                                     namespace=pod.namespace or "default", labels=labels)
+            warnings = [f"{d.key}: dropped before Kata, so it has no effect: {d.reason}"
+                        for d in sandbox.dropped if d.key.startswith(KATA_PREFIX)]
+            annotations = sandbox.annotations
         path = target.kata_config
         chosen = False
         if target.mode == "shimv2" and annotations.get(CONFIG_PATH_ANNOTATION):
@@ -190,15 +201,17 @@ class Admitter:
         if isinstance(base, KataError):
             return self._deny(base, target, warnings, node_file=not chosen)
         try:
-            outcomes = overlay_outcomes(base, annotations, host_cpus=self.host.cpus)
+            outcomes = overlay_outcomes(base, annotations, host_cpus=self._host_cpus)
         except KataError as exc:
             line, what = annotation_line(base, exc)
             return self._deny(exc.with_location(file=exc.file or base.path, line=line),
                               target, warnings, what=what)
         for o in outcomes:
             if o.status == "ignored" and o.name.startswith(KATA_PREFIX) and \
-                    o.name in pod.annotations and o.name != CONFIG_PATH_ANNOTATION:
+                    o.name in kata and o.name != CONFIG_PATH_ANNOTATION:
                 warnings.append(f"{o.name}: Kata ignores it ({o.reason})")
+        if not warnings:
+            return self._allowed[id(target)]
         return Verdict(True, warnings=tuple(warnings), kata=True, target=target)
 
     def _deny(self, exc: KataError, target: Target, warnings: list[str], *,
@@ -217,10 +230,6 @@ class Admitter:
     def request_verdict(self, request: rv.Request) -> Verdict:
         pod = pod_of_request(request)
         return NOT_KATA if pod is None else self.verdict(pod)
-
-
-def _kata_key(key: str) -> bool:
-    return key.startswith(KATA_PREFIX) or key in CONTAINER_TYPE_KEYS
 
 
 def pod_of_request(request: rv.Request) -> rv.PodView | None:

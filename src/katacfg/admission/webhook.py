@@ -34,6 +34,7 @@ from katacfg.admission.admit import Admitter, pod_of_request
 JSON_HEADERS = [(b"content-type", b"application/json")]
 # one encoder: json.dumps(..., separators=...) would build a new one for every call
 _compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+_json_string = json.encoder.encode_basestring_ascii  # a str as a JSON string, ASCII only
 _ALLOWED_HEAD = _compact({"apiVersion": rv.API_VERSION, "kind": rv.KIND}).encode()[:-1] \
     + b',"response":'
 TEXT_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
@@ -71,9 +72,12 @@ class Log:
         self.flush()
 
     def access(self, **fields: Any) -> None:
-        if not self.access_enabled:
-            return
-        self._buf.append(self._line({"ts": _now(), "event": "request", **fields}))
+        if self.access_enabled:
+            self.request({"ts": _now(), "event": "request", **fields})
+
+    def request(self, record: dict[str, Any]) -> None:
+        """Buffer one access record (`ts` and `event` first, as access() writes them)."""
+        self._buf.append(_compact(record) + "\n")
         if len(self._buf) >= self.FLUSH_RECORDS:
             self.flush()
         elif not self._scheduled:
@@ -181,9 +185,13 @@ class WebhookApp:
                                              b"GET /readyz\n", TEXT_HEADERS)
         if self.log.access_enabled:
             client = scope.get("client")
-            self.log.access(remote=f"{client[0]}:{client[1]}" if client else None,
-                            method=method, path=path, status=status,
-                            ms=round((time.perf_counter() - start) * 1000, 3), **fields)
+            record = {"ts": _now(), "event": "request",
+                      "remote": f"{client[0]}:{client[1]}" if client else None,
+                      "method": method, "path": path, "status": status,
+                      "ms": round((time.perf_counter() - start) * 1000, 3)}
+            if fields:
+                record.update(fields)
+            self.log.request(record)
 
     async def _validate(self, scope: dict[str, Any], receive: Any, send: Any,
                         fields: dict[str, Any]) -> int:
@@ -195,30 +203,27 @@ class WebhookApp:
             if request.namespace:
                 fields["namespace"] = request.namespace
             pod = pod_of_request(request)
-            admitter = self.node.admitter
             if pod is None:
-                answer = rv.response(request.uid, True)
+                fields["allowed"] = True
+                return await _reply(send, 200, _allowed(request.uid), JSON_HEADERS)
+            if pod.name:
+                fields["name"] = pod.name
+            admitter = self.node.admitter
+            if admitter.needs_io(pod):  # file reads (hashes) off the event loop
+                v = await asyncio.to_thread(admitter.verdict, pod)
             else:
-                if pod.name:
-                    fields["name"] = pod.name
-                if admitter.needs_io(pod):  # file reads (hashes) off the event loop
-                    v = await asyncio.to_thread(admitter.verdict, pod)
-                else:
-                    v = admitter.verdict(pod)
-                answer = rv.response(request.uid, v.allowed,
-                                     code=None if v.allowed else v.code, message=v.message,
-                                     warnings=v.warnings)
-                if v.kata:
-                    fields["kata"] = True
-            resp = answer["response"]
-            fields["allowed"] = resp["allowed"]
-            if len(resp) == 2 and resp["allowed"]:  # the common answer, without json.dumps
-                data = b'%s{"uid":%s,"allowed":true}}' % (_ALLOWED_HEAD,
-                                                         json.dumps(request.uid).encode())
+                v = admitter.verdict(pod)
+            if v.kata:
+                fields["kata"] = True
+            fields["allowed"] = v.allowed
+            if v.allowed and not v.message and not v.warnings:  # the common answer
+                data = _allowed(request.uid)
             else:
-                if not resp["allowed"]:
-                    fields["reason"] = resp["status"]["message"]
-                data = _compact(answer).encode()
+                if not v.allowed:
+                    fields["reason"] = v.message
+                data = _compact(rv.response(request.uid, v.allowed,
+                                            code=None if v.allowed else v.code,
+                                            message=v.message, warnings=v.warnings)).encode()
             return await _reply(send, 200, data, JSON_HEADERS)
         except rv.ReviewError as exc:
             fields["error"] = exc.message
@@ -265,6 +270,13 @@ class WebhookApp:
 
 class _Disconnected(Exception):
     pass
+
+
+def _allowed(uid: str) -> bytes:
+    """The AdmissionReview allowing `uid` with nothing to say: rv.response(uid, True) as
+    compact JSON, without json's machinery."""
+    return b'%s{"uid":%s,"allowed":true}}' % (_ALLOWED_HEAD,
+                                             _json_string(uid).encode("ascii"))
 
 
 def _status_json(code: int, message: str) -> bytes:

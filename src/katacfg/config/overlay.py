@@ -65,36 +65,48 @@ def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
     profile = cfg.kata
     by_name = profile.annotations
     present = sorted((a for a in (by_name.get(n) for n in annotations)
-                      if a is not None and a.order), key=lambda a: a.order)
-    values: dict[str, dict[str, Any]] = {}  # this call's working copies, by section
+                      if a is not None and a.order), key=_order)
+    # this call's changes, by section: only the fields annotations set (the sections
+    # themselves are copied once, at the end, and only when a value really changed)
+    changes: dict[str, dict[str, Any]] = {}
     outcomes: Outcomes = {}
     virtio_fs_after = _virtio_fs_check_order(profile)
     checked = False
     for ann in present:
         if not checked and ann.order > virtio_fs_after:
-            _check_virtio_fs(cfg, values, outcomes)
+            _check_virtio_fs(cfg, changes, outcomes)
             checked = True
-        if ann.family not in values:
-            values[ann.family] = getattr(cfg, ann.family).as_dict()
-        target = values[ann.family]
+        family, field = ann.family, ann.target
+        target = changes.get(family)
+        if target is None:
+            target = changes[family] = {}
         name, value = ann.name, annotations[ann.name]
-        old = target[ann.target]
+        old = target[field] if field in target else getattr(getattr(cfg, family), field)
         try:
-            new = _parse(ann, value, cfg, target, host_cpus)
+            new = _parse(ann, value, cfg, old, host_cpus)
         except Refusal as exc:
             outcomes[name] = AnnotationOutcome(name, value, "refused", exc.text, _key(ann), old)
             raise exc.with_location(outcomes=tuple(outcomes.values())) from None
         if new is _UNCHANGED:
             status, reason, new = "ignored", _ignored_reason(ann, value), old
         else:
-            target[ann.target] = new
+            target[field] = new
             status, reason = "applied", ""
         outcomes[name] = AnnotationOutcome(name, value, status, reason, _key(ann), old, new)
     if not checked:
-        _check_virtio_fs(cfg, values, outcomes)
-    changed = {family: type(getattr(cfg, family))(**fields) for family, fields in values.items()
-               if (only is None or family == only) and fields != getattr(cfg, family).as_dict()}
+        _check_virtio_fs(cfg, changes, outcomes)
+    changed: dict[str, Record] = {}
+    for family, fields in changes.items():
+        if only is not None and family != only:
+            continue
+        section = getattr(cfg, family)
+        if any(getattr(section, k) != v for k, v in fields.items()):
+            changed[family] = section.replace(**fields)
     return changed, outcomes
+
+
+def _order(ann: Annotation) -> int:
+    return ann.order
 
 
 def _virtio_fs_check_order(profile: KataProfile) -> int:
@@ -103,9 +115,13 @@ def _virtio_fs_check_order(profile: KataProfile) -> int:
     return ann.order if ann is not None else 0
 
 
-def _check_virtio_fs(cfg: Config, values: dict[str, dict[str, Any]], outcomes: Outcomes) -> None:
-    h = values.get("hypervisor") or cfg.hypervisor.as_dict()
-    if h["shared_fs"] == "virtio-fs" and not h["virtio_fs_daemon"]:
+def _check_virtio_fs(cfg: Config, changes: dict[str, dict[str, Any]],
+                     outcomes: Outcomes) -> None:
+    h = cfg.hypervisor
+    c = changes.get("hypervisor") or {}
+    shared_fs = c["shared_fs"] if "shared_fs" in c else h.shared_fs
+    daemon = c["virtio_fs_daemon"] if "virtio_fs_daemon" in c else h.virtio_fs_daemon
+    if shared_fs == "virtio-fs" and not daemon:
         raise Refusal("cannot enable virtio-fs without daemon path", "annotations",
                       key=cfg.kata.annotation_prefixes["hypervisor"] + "shared_fs",
                       code="KC201",
@@ -140,9 +156,9 @@ def _refuse(ann: Annotation, text: str, hint: str) -> Refusal:
     return Refusal(text, "annotations", key=ann.name, hint=hint, code="KC210")
 
 
-def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
-           host_cpus: int) -> Any:
-    """The new value of the target field, or _UNCHANGED; raise Refusal with Go's text."""
+def _parse(ann: Annotation, value: str, cfg: Config, old: Any, host_cpus: int) -> Any:
+    """The new value of the target field (now `old`), or _UNCHANGED; raise Refusal with
+    Go's text."""
     kind = ann.kind
     if kind == "bool":
         try:
@@ -188,7 +204,7 @@ def _parse(ann: Annotation, value: str, cfg: Config, current: dict[str, Any],
     if kind == "params":
         if value == "":
             return _UNCHANGED
-        params = list(current["kernel_params"])
+        params = list(old)  # appended to
         for key, val in deserialize_kernel_params(value):
             if not key:
                 raise _refuse(ann, ann.error.replace("{err}", "Empty kernel parameter"),
