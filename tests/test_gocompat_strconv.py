@@ -120,6 +120,20 @@ def test_parse_uint_agrees_with_model(s: str, bits: int) -> None:
     assert str(ei.value) == f"strconv.ParseUint: parsing {quote(s)}: {err}"
 
 
+@pytest.mark.parametrize("s", ["0", "000000000", "999999999", "4096", "12\u0663", "\u0663",
+                               "\u00b2", "1_000", " 12", "12 ", "+1", "", "1234567890"])
+@pytest.mark.parametrize("bits", [30, 31, 32, 64, 16])
+def test_parse_uint_short_digit_strings_agree_with_model(s: str, bits: int) -> None:
+    """The short path for up to nine ASCII digits (an annotation's usual value) gives the
+    scan's answer, and everything else (non-ASCII digits, signs, spaces) still fails."""
+    kind, value = _model_parse_uint(s, bits)
+    if kind == "ok":
+        assert parse_uint(s, bits) == value and type(parse_uint(s, bits)) is int
+    else:
+        with pytest.raises(NumError):
+            parse_uint(s, bits)
+
+
 # ---------------------------------------------------------------------------
 # parse_bool
 # ---------------------------------------------------------------------------

@@ -99,8 +99,7 @@ class Admitter:
     def _config(self, target: Target, path: str | None, *, pod_chosen: bool
                 ) -> Config | KataError | _Unknown:
         key = (path, target.mode)
-        with self._lock:
-            hit = self._configs.get(key)
+        hit = self._configs.get(key)  # one lookup is atomic (the GIL); writers hold the lock
         if hit is not None:
             return hit  # type: ignore[no-any-return]
         loaded: Any
@@ -174,7 +173,10 @@ class Admitter:
     @staticmethod
     def needs_io(pod: rv.PodView) -> bool:
         """Whether judging this pod may read files (asset hashes, a pod-chosen file)."""
-        return any(k.endswith("_hash") or k == CONFIG_PATH_ANNOTATION for k in pod.annotations)
+        for k in pod.annotations:
+            if k.endswith("_hash") or k == CONFIG_PATH_ANNOTATION:
+                return True
+        return False
 
     def _judge(self, target: Target, pod: rv.PodView, kata: dict[str, str],
                labels: dict[str, str]) -> Verdict:

@@ -152,23 +152,28 @@ def pod_of(obj: Mapping[str, Any], kind: str, *, namespace: str | None = None) -
     rc = spec.get("runtimeClassName") if isinstance(spec, dict) else None
     if rc is not None and not isinstance(rc, str):
         raise ReviewError(400, f"{kind} {name or ''}: spec.runtimeClassName must be a string")
-    prefix = ".".join(path) + "." if path else ""
-    annotations = _string_map(pmeta.get("annotations"), f"{prefix}metadata.annotations", kind,
-                              name)
-    labels = _string_map(pmeta.get("labels"), f"{prefix}metadata.labels", kind, name)
+    annotations = _string_map(pmeta.get("annotations"), path, "annotations", kind, name)
+    labels = _string_map(pmeta.get("labels"), path, "labels", kind, name)
     return PodView(kind, name, ns, rc or None, annotations, labels, ".".join(path))
 
 
-def _string_map(raw: Any, where: str, kind: str, name: str | None) -> dict[str, str]:
+def _string_map(raw: Any, path: tuple[str, ...], what: str, kind: str,
+                name: str | None) -> dict[str, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, dict):
-        raise ReviewError(400, f"{kind} {name or ''}: {where} must be a map of strings")
+    if raw.__class__ is not dict and not isinstance(raw, dict):
+        raise ReviewError(400, f"{kind} {name or ''}: {_where(path, what)} must be a map of "
+                               "strings")
     for key, value in raw.items():
-        if not isinstance(value, str):
-            raise ReviewError(400, f"{kind} {name or ''}: {where}[{key}] is a JSON "
-                                   f"{_json_kind(value)}, not a string")
+        if value.__class__ is not str and not isinstance(value, str):
+            raise ReviewError(400, f"{kind} {name or ''}: {_where(path, what)}[{key}] is a "
+                                   f"JSON {_json_kind(value)}, not a string")
     return raw
+
+
+def _where(path: tuple[str, ...], what: str) -> str:
+    """`spec.template.metadata.annotations` (for messages)."""
+    return ".".join((*path, "metadata", what))
 
 
 def response(uid: str, allowed: bool, *, code: int | None = None, message: str = "",

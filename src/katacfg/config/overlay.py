@@ -64,12 +64,20 @@ def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
     """
     profile = cfg.kata
     by_name = profile.annotations
-    present = sorted((a for a in (by_name.get(n) for n in annotations)
-                      if a is not None and a.order), key=_order)
+    present: list[Annotation] = []
+    for n in annotations:
+        a = by_name.get(n)
+        if a is not None and a.order:
+            present.append(a)
+    outcomes: Outcomes = {}
+    if not present:
+        _check_virtio_fs(cfg, {}, outcomes)
+        return {}, outcomes
+    if len(present) > 1:
+        present.sort(key=_order)
     # this call's changes, by section: only the fields annotations set (the sections
     # themselves are copied once, at the end, and only when a value really changed)
     changes: dict[str, dict[str, Any]] = {}
-    outcomes: Outcomes = {}
     virtio_fs_after = _virtio_fs_check_order(profile)
     checked = False
     for ann in present:
@@ -80,19 +88,23 @@ def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
         target = changes.get(family)
         if target is None:
             target = changes[family] = {}
-        name, value = ann.name, annotations[ann.name]
+        name = ann.name
+        value = annotations[name]
         old = target[field] if field in target else getattr(getattr(cfg, family), field)
         try:
             new = _parse(ann, value, cfg, old, host_cpus)
         except Refusal as exc:
-            outcomes[name] = AnnotationOutcome(name, value, "refused", exc.text, _key(ann), old)
+            outcomes[name] = AnnotationOutcome(name, value, "refused", exc.text,
+                                               f"{family}.{field}", old)
             raise exc.with_location(outcomes=tuple(outcomes.values())) from None
         if new is _UNCHANGED:
-            status, reason, new = "ignored", _ignored_reason(ann, value), old
+            outcomes[name] = AnnotationOutcome(name, value, "ignored",
+                                               _ignored_reason(ann, value),
+                                               f"{family}.{field}", old, old)
         else:
             target[field] = new
-            status, reason = "applied", ""
-        outcomes[name] = AnnotationOutcome(name, value, status, reason, _key(ann), old, new)
+            outcomes[name] = AnnotationOutcome(name, value, "applied", "",
+                                               f"{family}.{field}", old, new)
     if not checked:
         _check_virtio_fs(cfg, changes, outcomes)
     changed: dict[str, Record] = {}
@@ -100,8 +112,10 @@ def apply_overrides(cfg: Config, annotations: Mapping[str, str], host_cpus: int,
         if only is not None and family != only:
             continue
         section = getattr(cfg, family)
-        if any(getattr(section, k) != v for k, v in fields.items()):
-            changed[family] = section.replace(**fields)
+        for k, v in fields.items():
+            if getattr(section, k) != v:
+                changed[family] = section.replace(**fields)
+                break
     return changed, outcomes
 
 
@@ -138,10 +152,6 @@ def _pattern_allows(patterns: list[str], value: str) -> bool:
     from katacfg.gocompat.glob import pattern_in_globs
 
     return pattern_in_globs(patterns, value)
-
-
-def _key(ann: Annotation) -> str:
-    return f"{ann.family}.{ann.target}"
 
 
 def _ignored_reason(ann: Annotation, value: str) -> str:
@@ -260,9 +270,18 @@ def apply_assets(cfg: Config, hyp: Record, annotations: Mapping[str, str],
 
     Returns the hypervisor section with the asset paths set, and their outcomes.
     """
+    profile = cfg.kata
+    if len(annotations) < len(profile.assets):  # cheaper to look for one among the pod's
+        by_name = profile.annotations
+        for name in annotations:
+            found = by_name.get(name)
+            if found is not None and found.asset:
+                break
+        else:
+            return hyp, {}
     changes: dict[str, str] = {}
     outcomes: Outcomes = {}
-    for ann, hash_name in cfg.kata.assets:
+    for ann, hash_name in profile.assets:
         path_name = ann.name
         path = annotations.get(path_name, "")
         if not path:

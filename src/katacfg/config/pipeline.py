@@ -88,7 +88,7 @@ def overlay_outcomes(cfg: Config, annotations: Mapping[str, str], *, host_cpus: 
     kind, _, outcomes = _stages(cfg, annotations, host_cpus, "hypervisor")
     if kind == POD_CONTAINER:
         return tuple(outcomes.values())
-    return tuple(outcomes[n] for n in annotations)
+    return tuple(map(outcomes.__getitem__, annotations))
 
 
 def _stages(cfg: Config, annotations: Mapping[str, str], host_cpus: int, only: str | None,
@@ -119,7 +119,8 @@ def _stages(cfg: Config, annotations: Mapping[str, str], host_cpus: int, only: s
     except KataError as exc:
         raise _refused(cfg, annotations, exc,
                        {**outcomes, **{o.name: o for o in exc.outcomes}}) from None
-    outcomes.update(_config_path_outcome(cfg, annotations))
+    if CONFIG_PATH_ANNOTATION in annotations:
+        outcomes.update(_config_path_outcome(cfg, annotations))
     if len(outcomes) < len(annotations):
         outcomes.update(ann.classify(cfg.kata, annotations, outcomes))
     changed["hypervisor"] = hyp

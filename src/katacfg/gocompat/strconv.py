@@ -185,6 +185,8 @@ ERR_RANGE = "value out of range"
 def parse_uint(s: str, bits: int = 32) -> int:
     """Go ``strconv.ParseUint(s, 10, bits)`` (Go 1.14 rules): digits only; overflow reported
     when first seen."""
+    if 0 < len(s) <= 9 and 30 <= bits <= 64 and s.isdigit() and s.isascii():
+        return int(s)  # ASCII digits below 10**9 <= 2**30: the loop below would agree
     func = "ParseUint"
     if s == "":
         raise NumError(func, s, ERR_SYNTAX)
