@@ -29,7 +29,7 @@ from katacfg.config.errors import KataError
 from katacfg.config.load import load
 from katacfg.config.pipeline import overlay, overlay_outcomes, resolve
 from katacfg.kube import cri
-from katacfg.profiles.kata1x.options.globals import CONFIG_PATH_ANNOTATION
+from katacfg.profiles.kata1x.options import CONFIG_PATH_ANNOTATION
 from tests.helpers import config_text, host, make_install, write_config
 from tests.test_admit import a_pod, review_json
 from tests.test_conformance import CASES, FIXTURE_ROOT, make_fixtures
