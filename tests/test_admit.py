@@ -284,3 +284,42 @@ def test_readme_examples():
             "--containerd-config", CTD_V2, "--assume-node-files")
     assert p.returncode == 1 and "DENIED  Pod bad [" in p.stderr
     assert "containerd runtime 'kata'" in p.stderr
+
+
+def review_yaml(pod_annotations: dict[str, str], uid: str) -> str:
+    ann = "".join(f"        {k}: {json.dumps(v)}\n" for k, v in pod_annotations.items())
+    return ("apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest:\n"
+            f"  uid: {uid}\n  kind: {{group: '', version: v1, kind: Pod}}\n"
+            "  resource: {group: '', version: v1, resource: pods}\n"
+            "  namespace: default\n  operation: CREATE\n  object:\n"
+            "    apiVersion: v1\n    kind: Pod\n    metadata:\n      name: p\n"
+            + (f"      annotations:\n{ann}" if ann else "")
+            + "    spec:\n      runtimeClassName: kata\n"
+            "      containers: [{name: c, image: busybox}]\n")
+
+
+def test_an_admission_review_in_yaml_is_answered_as_the_same_review_in_json(tmp_path, node):
+    bad = {H + "default_vcpus": "64"}
+    y = tmp_path / "review.yaml"
+    y.write_text("# a review written by hand\n" + review_yaml(bad, "u-7"))
+    j = tmp_path / "review.json"
+    j.write_text(json.dumps(review_json(a_pod(bad), uid="u-7")))
+    py = run("--kata-config", node, "admit", str(y), "--runtime-class", "kata",
+             "--host-cpus", "4")
+    pj = run("--kata-config", node, "admit", str(j), "--runtime-class", "kata",
+             "--host-cpus", "4")
+    assert py.returncode == pj.returncode == 1, py.stderr
+    assert json.loads(py.stdout) == json.loads(pj.stdout)
+    assert json.loads(py.stdout)["response"]["uid"] == "u-7"
+
+
+def test_a_yaml_stream_of_reviews_gets_one_answer_each(tmp_path, node):
+    f = tmp_path / "reviews.yaml"
+    f.write_text(review_yaml({H + "default_memory": "4096"}, "ok-1") + "---\n"
+                 + review_yaml({H + "machine_type": "q35"}, "bad-2"))
+    p = run("--kata-config", node, "admit", str(f), "--runtime-class", "kata")
+    assert p.returncode == 1, p.stderr
+    items = json.loads(p.stdout)["items"]
+    assert [(i["response"]["uid"], i["response"]["allowed"]) for i in items] == [
+        ("ok-1", True), ("bad-2", False)]
+    assert f"[{f}:19]" in p.stderr  # the second review's line

@@ -878,6 +878,19 @@ def _first_content_line(text: str) -> int:
     return 0
 
 
+def document_texts(text: str) -> list[tuple[int, str]]:
+    """The documents of a YAML stream as (1-based line of their start, text), cut as
+    load_manifests_text cuts them (at most MAX_DOCUMENTS)."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    out: list[tuple[int, str]] = []
+    for chunk in _split_documents(text):
+        if len(out) == MAX_DOCUMENTS:
+            break
+        out.append((chunk.first_line + 1, chunk.text))
+    return out
+
+
 def load_manifests_text(text: str, source: str | None = None
                         ) -> list[ManifestObject | ManifestError]:
     """Read every document of a YAML stream; see `load_manifests`."""

@@ -15,8 +15,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     from katacfg.admission.selection import add_selection_flags
 
     p.add_argument("file", metavar="FILE",
-                   help="an AdmissionReview (admission.k8s.io/v1, JSON) or Kubernetes YAML "
-                        "(Pods, workload templates, RuntimeClasses); - for stdin")
+                   help="an AdmissionReview (admission.k8s.io/v1, JSON or YAML; a YAML stream "
+                        "may hold several) or Kubernetes YAML (Pods, workload templates, "
+                        "RuntimeClasses); - for stdin")
     add_selection_flags(p)
     add_host_flags(p)
     p.add_argument("--assume-node-files", action="store_true",
@@ -40,21 +41,43 @@ def read_input(path: str) -> str:
         raise ValueError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
-def _looks_like_review(text: str) -> Any:
-    """The decoded JSON when the text is a JSON AdmissionReview, else None."""
+def _is_review(data: Any) -> bool:
+    return isinstance(data, dict) and (data.get("kind") == "AdmissionReview"
+                                       or str(data.get("apiVersion", "")).startswith("admission."))
+
+
+def _looks_like_review(text: str) -> list[tuple[int, Any]] | None:
+    """The AdmissionReviews the text holds, each with its line: one in JSON, or a YAML
+    stream whose every document is one. None when the text is something else (Kubernetes
+    objects, which `admit` judges as the API server would pass them on)."""
     import json
 
     head = text.lstrip()
-    if not head.startswith("{"):
+    if head.startswith("{"):
+        try:
+            data = json.loads(head)
+        except (ValueError, RecursionError):
+            return None
+        return [(text.count("\n", 0, len(text) - len(head)) + 1, data)] \
+            if _is_review(data) else None
+    import re
+
+    if not re.search(r"(?m)^kind:[ \t]*[\"']?AdmissionReview\b", text):
         return None
-    try:
-        data = json.loads(head)
-    except (ValueError, RecursionError):
-        return None
-    if isinstance(data, dict) and (data.get("kind") == "AdmissionReview"
-                                   or str(data.get("apiVersion", "")).startswith("admission.")):
-        return data
-    return None
+    from katacfg.kube import kubeyaml, manifests
+
+    reviews = []
+    for line, doc in manifests.document_texts(text):
+        try:
+            data, _ = kubeyaml.load_document(doc)
+        except Exception:  # noqa: BLE001 - a broken document: read as manifests, which say why
+            return None
+        if data is None:
+            continue  # an empty document
+        if not _is_review(data):
+            return None
+        reviews.append((line, data))
+    return reviews or None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{exc.text} ({exc.hint})")
     except (OSError, ValueError) as exc:
         return _fail(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}")
-    review_data = _looks_like_review(text)
+    reviews = _looks_like_review(text)
     objects: list[Any] = []
-    if review_data is None:
+    if reviews is None:
         objects = manifests.load_manifests_text(text, "<stdin>" if args.file == "-"
                                                 else args.file)
     try:
@@ -86,18 +109,25 @@ def run(args: argparse.Namespace) -> int:
     admitter = Admitter(selection, host=host_from_args(args),
                         assume_files=args.assume_node_files)
 
-    if review_data is not None:
-        try:
-            request = rv.parse_review(review_data)
-            answer = admitter.review(request)
-        except rv.ReviewError as exc:
-            return _fail(f"{args.file}: {exc.message}")
+    if reviews is not None:
+        answers_: list[Any] = []
+        for line, data in reviews:
+            where = args.file if len(reviews) == 1 else f"{args.file}:{line}"
+            try:
+                request = rv.parse_review(data)
+                answer = admitter.review(request)
+            except rv.ReviewError as exc:
+                return _fail(f"{where}: {exc.message}")
+            resp = answer["response"]
+            _summary(resp, request.kind + (f" {request.namespace}/" if request.namespace
+                                           else " ")
+                     + (request.name or _name_of(request.object)), where)
+            answers_.append(answer)
         _notes(admitter)
-        resp = answer["response"]
-        _summary(resp, request.kind + (f" {request.namespace}/" if request.namespace else " ")
-                 + (request.name or _name_of(request.object)), args.file)
-        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
-        return 0 if resp["allowed"] else 1
+        out = answers_[0] if len(answers_) == 1 else {"apiVersion": "v1", "kind": "List",
+                                                      "items": answers_}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return 0 if all(a["response"]["allowed"] for a in answers_) else 1
 
     answers = admit_objects(objects, admitter)
     for a in answers:
