@@ -580,3 +580,77 @@ def test_manifest_given_as_containerd_config() -> None:
     with pytest.raises(CRIConfigError, match="this is a Kubernetes manifest") as info:
         load_containerd_config(Path(__file__).parent / "data/manifests/deployment.yaml")
     assert "--containerd-config" in (info.value.hint or "")
+
+
+# -- CRI-O drop-ins (crio.conf.d) --------------------------------------------------------------
+
+def _crio_node(tmp_path: Path, dropins: dict[str, str]) -> Path:
+    (tmp_path / "crio.conf").write_text(
+        '[crio.runtime]\ndefault_runtime = "crun"\n\n'
+        '[crio.runtime.runtimes.crun]\nruntime_path = "/usr/bin/crun"\n')
+    for name, text in dropins.items():
+        f = tmp_path / "crio.conf.d" / name
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text)
+    return tmp_path / "crio.conf"
+
+
+KATA_DEPLOY_DROPIN = (
+    '[crio.runtime.runtimes.kata-qemu]\n'
+    'runtime_path = "/opt/kata/bin/containerd-shim-kata-v2"\n'
+    'runtime_type = "vm"\nruntime_root = "/run/vc"\n'
+    'runtime_config_path = "/opt/kata/share/defaults/kata-containers/configuration-qemu.toml"\n'
+    'privileged_without_host_devices = true\n')
+
+
+def test_crio_reads_the_drop_ins_beside_crio_conf_as_kata_deploy_writes_them(tmp_path):
+    conf = _crio_node(tmp_path, {"99-kata-deploy": KATA_DEPLOY_DROPIN})
+    cfg = load_crio_config(conf)
+    kata = cfg.runtime("kata-qemu")
+    assert kata.runtime_type == "vm" and kata.config_path.endswith("configuration-qemu.toml")
+    assert kata.file == str(tmp_path / "crio.conf.d" / "99-kata-deploy") and kata.line == 1
+    assert cfg.runtime(None).name == "crun"
+    assert cfg.files == (str(conf), str(tmp_path / "crio.conf.d" / "99-kata-deploy"))
+    # the same file without its drop-ins: the handler is not there
+    with pytest.raises(CRIConfigError, match="failed to find runtime handler kata-qemu"):
+        load_crio_config(conf, None).runtime("kata-qemu")
+
+
+def test_crio_drop_ins_apply_in_walk_order_and_replace_whole_entries(tmp_path):
+    conf = _crio_node(tmp_path, {
+        "10-kata": '[crio.runtime.runtimes.kata]\nruntime_type = "vm"\n'
+                   'runtime_config_path = "/etc/kata/a.toml"\n'
+                   'allowed_annotations = ["io.kubernetes.cri-o.Devices"]\n',
+        # a subdirectory's files come where its name sorts: 20-more/ before 30-last
+        "20-more/01-kata": '[crio.runtime.runtimes.kata]\nruntime_type = "vm"\n'
+                           'runtime_config_path = "/etc/kata/b.toml"\n',
+        "30-last": '[crio.runtime]\ndefault_runtime = "kata"\n',
+    })
+    cfg = load_crio_config(conf)
+    kata = cfg.runtime("kata")
+    # 20-more/01-kata replaced the whole entry: its allowed_annotations are gone
+    assert kata.config_path == "/etc/kata/b.toml" and kata.allowed_annotations == ()
+    assert cfg.runtime(None).name == "kata"
+    assert [Path(f).name for f in cfg.files] == ["crio.conf", "10-kata", "01-kata", "30-last"]
+
+
+def test_crio_drop_in_directory_can_be_named_or_turned_off(tmp_path):
+    conf = _crio_node(tmp_path, {})
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "kata").write_text(KATA_DEPLOY_DROPIN)
+    assert load_crio_config(conf, str(other)).runtime("kata-qemu").runtime_type == "vm"
+    assert "kata-qemu" not in load_crio_config(conf).runtimes
+    # text, not a file: no directory beside it
+    assert "kata-qemu" not in load_crio_config(conf.read_text()).runtimes
+
+
+def test_crio_drop_ins_are_bounded_and_a_broken_one_is_named(tmp_path):
+    conf = _crio_node(tmp_path, {f"{i:03d}": "" for i in range(cri.MAX_IMPORTED_FILES + 1)})
+    with pytest.raises(CRIConfigError, match="more than 64 CRI-O drop-in files"):
+        load_crio_config(conf)
+    (tmp_path / "crio.conf.d" / "064").unlink()
+    (tmp_path / "crio.conf.d" / "000").write_text("[crio.runtime\n")
+    with pytest.raises(CRIConfigError) as info:
+        load_crio_config(conf)
+    assert info.value.file == str(tmp_path / "crio.conf.d" / "000")

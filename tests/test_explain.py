@@ -178,3 +178,24 @@ def test_node_files_of_another_machine(tmp_path):
     assert r.pods[0].starts
     r = explain(str(MANIFESTS / "seed004-pods.yaml"), kata_config=str(path), host=host())
     assert not r.pods[0].starts and any("--assume-node-files" in n for n in r.notes)
+
+
+def test_crio_handler_from_a_kata_deploy_drop_in_is_explained(tmp_path, node):
+    """CRI-O reads crio.conf.d/ after crio.conf; kata-deploy writes its handlers there."""
+    (tmp_path / "crio.conf").write_text('[crio.runtime]\ndefault_runtime = "crun"\n'
+                                        '[crio.runtime.runtimes.crun]\n')
+    (tmp_path / "crio.conf.d").mkdir()
+    (tmp_path / "crio.conf.d" / "99-kata-deploy").write_text(
+        '[crio.runtime.runtimes.kata-qemu]\nruntime_type = "vm"\n'
+        f'runtime_config_path = "{node}"\n')
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n"
+                   f"    {H}default_vcpus: \"64\"\nspec:\n  runtimeClassName: kata-qemu\n"
+                   "  containers: [{name: c, image: busybox}]\n")
+    p = run("explain", str(pod), "--crio-config", str(tmp_path / "crio.conf"),
+            "--host-cpus", "4")
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "99-kata-deploy" in p.stdout and "Number of cpus 64" in p.stdout
+    p = run("explain", str(pod), "--crio-config", str(tmp_path / "crio.conf"),
+            "--crio-config-dir", "")
+    assert "kata-qemu" in p.stdout + p.stderr and "Number of cpus 64" not in p.stdout

@@ -175,6 +175,7 @@ def read_runtime_classes(path: str) -> dict[str, str]:
 
 
 def build_selection(*, containerd_config: str | None = None, crio_config: str | None = None,
+                    crio_config_dir: str | None = cri.AUTO,
                     runtime_class: str | None = None, runtime_classes: str | None = None,
                     kata_config: str | None = None, mode: str | None = None,
                     cri_config: cri.CRIConfig | None = None,
@@ -195,7 +196,7 @@ def build_selection(*, containerd_config: str | None = None, crio_config: str | 
             if containerd_config:
                 cri_config = cri.load_containerd_config(containerd_config)
             elif crio_config:
-                cri_config = cri.load_crio_config(crio_config)
+                cri_config = cri.load_crio_config(crio_config, crio_config_dir or None)
         except cri.CRIConfigError as exc:
             raise SelectionError(exc.render()) from None
     if cri_config is None:
@@ -250,7 +251,11 @@ def add_selection_flags(parser: argparse.ArgumentParser, *, with_mode: bool = Tr
                     help="the node's containerd config.toml: every Kata runtime it defines, "
                          "with its pod_annotations filter and ConfigPath")
     ex.add_argument("--crio-config", metavar="FILE",
-                    help="the node's crio.conf: every Kata runtime handler it defines")
+                    help="the node's crio.conf: every Kata runtime handler it defines, with "
+                         "the drop-ins of crio.conf.d beside it")
+    group.add_argument("--crio-config-dir", metavar="DIR", default=cri.AUTO,
+                       help="CRI-O's drop-in directory (--config-dir; default: crio.conf.d "
+                            "beside --crio-config; '' for none)")
     group.add_argument("--runtime-class", metavar="NAME",
                        help="pods with this runtimeClassName run Kata (alone: every pod "
                             "annotation is assumed to reach Kata)")
@@ -270,6 +275,7 @@ def selection_from_args(args: argparse.Namespace,
         handlers=handlers,
         containerd_config=getattr(args, "containerd_config", None),
         crio_config=getattr(args, "crio_config", None),
+        crio_config_dir=getattr(args, "crio_config_dir", cri.AUTO),
         runtime_class=getattr(args, "runtime_class", None),
         runtime_classes=getattr(args, "runtime_classes", None),
         kata_config=getattr(args, "kata_config", None),

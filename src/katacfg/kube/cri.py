@@ -1057,48 +1057,131 @@ def _ignored_tables(merged: _Merged) -> None:
 CRIO_DEFAULT_RUNTIME = "runc"
 
 
-def load_crio_config(text_or_path: str | os.PathLike[str]) -> CRIConfig:
-    """The runtime handlers of a crio.conf (`[crio.runtime]`, `[crio.runtime.runtimes.*]`)."""
-    doc = _read_toml(text_or_path, "CRI-O")
-    data, file = doc.data, doc.file
-    name = file or "CRI-O configuration"
+CRIO_DROP_IN_DIR = "crio.conf.d"  # beside crio.conf (CRI-O's --config-dir default)
+AUTO = "<auto>"
+_MAX_DROP_IN_DEPTH = 8
+
+
+def load_crio_config(text_or_path: str | os.PathLike[str],
+                     config_dir: str | None = AUTO) -> CRIConfig:
+    """The runtime handlers of a crio.conf (`[crio.runtime]`, `[crio.runtime.runtimes.*]`)
+    and of its drop-in directory, merged as CRI-O merges them.
+
+    `config_dir` AUTO: `crio.conf.d` beside the file (CRI-O's `--config-dir` default is
+    /etc/crio/crio.conf.d, beside /etc/crio/crio.conf), when it exists; None: no drop-ins.
+    CRI-O (pkg/config UpdateFromPath) walks the directory recursively in lexical order and
+    decodes every file onto the configuration so far: a key a later file sets wins, and a
+    `[crio.runtime.runtimes.NAME]` (or workload) table replaces that whole entry, as
+    BurntSushi/toml decodes into a map. kata-deploy writes its handlers there.
+    """
+    main = _read_toml(text_or_path, "CRI-O")
+    docs = [main]
+    if config_dir == AUTO:
+        config_dir = (os.path.join(os.path.dirname(os.path.abspath(main.file)),
+                                   CRIO_DROP_IN_DIR) if main.file else None)
+        if config_dir and not os.path.isdir(config_dir):
+            config_dir = None
     diags: list[Diagnostic] = []
-    crio = data.get("crio")
-    if not isinstance(crio, dict):
-        _wrong_kind(doc, name, "CRI-O")
-        raise CRIConfigError(f"{name}: not a crio.conf: no [crio] table", file=file,
+    if config_dir:
+        total = _file_size(main.file) if main.file else 0
+        for p in _crio_drop_ins(config_dir, main.file):
+            total += _file_size(p)
+            if total > MAX_CRI_TOTAL_BYTES:
+                diags.append(Diagnostic("error", CODE_CONFIG,
+                                        f"drop-in files larger than {MAX_CRI_TOTAL_BYTES >> 20} "
+                                        f"MiB in all; {p} and the rest are not read",
+                                        main.file, None, None, None))
+                break
+            docs.append(_read_toml(p, "CRI-O"))
+    name = main.file or "CRI-O configuration"
+    with_crio = [d for d in docs if isinstance(d.data.get("crio"), dict)]
+    if not with_crio:
+        _wrong_kind(main, name, "CRI-O")
+        raise CRIConfigError(f"{name}: not a crio.conf: no [crio] table"
+                             + (f" (nor in {config_dir})" if len(docs) > 1 else ""),
+                             file=main.file,
                              hint="CRI-O runtimes go in [crio.runtime.runtimes.NAME]")
-    runtime = _table(crio.get("runtime"))
     base = ("crio", "runtime")
-    default_name = runtime.get("default_runtime")
+    default_name: Any = None
+    default_doc = main
+    raw_runtimes: dict[str, tuple[_Toml, Any]] = {}
+    raw_workloads: dict[str, tuple[_Toml, Any]] = {}
+    untrusted: _Toml | None = None
+    for doc in with_crio:
+        runtime = _table(doc.data["crio"].get("runtime"))
+        if "default_runtime" in runtime:
+            default_name, default_doc = runtime["default_runtime"], doc
+        for rname, raw in _table(runtime.get("runtimes")).items():
+            raw_runtimes[rname] = (doc, raw)  # a later file's entry replaces the whole entry
+        for wname, raw in _table(runtime.get("workloads")).items():
+            raw_workloads[wname] = (doc, raw)
+        if "runtime_untrusted_workload" in runtime:
+            untrusted = doc
     if not isinstance(default_name, str) or not default_name:
         default_name = CRIO_DEFAULT_RUNTIME
     runtimes: dict[str, RuntimeHandler] = {}
-    for rname, raw in _table(runtime.get("runtimes")).items():
+    for rname, (doc, raw) in raw_runtimes.items():
         handler = _crio_runtime(doc, rname, raw, diags)
         if handler is not None:
             runtimes[rname] = handler
     if CRIO_DEFAULT_RUNTIME not in runtimes:
         runtimes[CRIO_DEFAULT_RUNTIME] = RuntimeHandler(
-            CRIO_DEFAULT_RUNTIME, CRIO, "oci", file=file, implicit=True)
+            CRIO_DEFAULT_RUNTIME, CRIO, "oci", file=main.file, implicit=True)
     if default_name not in runtimes:
         diags.append(Diagnostic(
             "error", CODE_CONFIG,
             f"default_runtime set to {default_name!r}, but no runtime entry table "
             f"[crio.runtime.runtimes.{default_name}] was found: CRI-O refuses to start",
-            file, doc.line(base + ("default_runtime",)), None, "default_runtime"))
-    if "runtime_untrusted_workload" in runtime:
+            default_doc.file, default_doc.line(base + ("default_runtime",)), None,
+            "default_runtime"))
+    if untrusted is not None:
         diags.append(Diagnostic(
             "warning", CODE_CONFIG_WARN,
             "runtime_untrusted_workload is the pre-RuntimeClass way to pick Kata (CRI-O < 1.14);"
-            " katacfg follows RuntimeClass handlers in [crio.runtime.runtimes.*]", file,
-            doc.line(base + ("runtime_untrusted_workload",)), None,
+            " katacfg follows RuntimeClass handlers in [crio.runtime.runtimes.*]", untrusted.file,
+            untrusted.line(base + ("runtime_untrusted_workload",)), None,
             "runtime_untrusted_workload"))
-    workloads = _crio_workloads(doc, _table(runtime.get("workloads")), diags)
+    workloads: tuple[CrioWorkload, ...] = ()
+    for wname, (doc, raw) in raw_workloads.items():
+        workloads += _crio_workloads(doc, {wname: raw}, diags)
     if workloads:
         runtimes = {n: r.replace(workloads=workloads) for n, r in runtimes.items()}
-    return CRIConfig(CRIO, file, "crio", None, default_name, runtimes, tuple(diags),
-                     workloads, files=(file,) if file else ())
+    return CRIConfig(CRIO, main.file, "crio", None, default_name, runtimes, tuple(diags),
+                     workloads, files=tuple(d.file for d in docs if d.file))
+
+
+def _crio_drop_ins(directory: str, main: str | None) -> list[str]:
+    """The files of a CRI-O drop-in directory in Go filepath.Walk's order (lexical, a
+    subdirectory's files where its name sorts), bounded like containerd's imports."""
+    out: list[str] = []
+
+    def walk(d: str, depth: int) -> None:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError as exc:
+            raise CRIConfigError(f"cannot read the CRI-O drop-in directory {d}: "
+                                 f"{exc.strerror or exc}", file=main,
+                                 hint="CRI-O refuses to start (walk path)") from None
+        for n in names:
+            p = os.path.join(d, n)
+            try:
+                is_dir = os.path.isdir(p) and not os.path.islink(p)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if depth >= _MAX_DROP_IN_DEPTH:
+                    raise CRIConfigError(f"{p}: drop-in directories nested more than "
+                                         f"{_MAX_DROP_IN_DEPTH} deep", file=main)
+                walk(p, depth + 1)
+                continue
+            out.append(p)
+            if len(out) > MAX_IMPORTED_FILES:
+                raise CRIConfigError(f"{directory}: more than {MAX_IMPORTED_FILES} CRI-O "
+                                     "drop-in files; katacfg reads at most that many",
+                                     file=main, hint="no real node needs that many")
+
+    walk(directory, 1)
+    return out
 
 
 def _crio_runtime(doc: _Toml, rname: str, raw: Any, diags: list[Diagnostic]

@@ -18,7 +18,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     cri.add_argument("--containerd-config", metavar="FILE",
                      help="the node's containerd config.toml (pod_annotations filter; its "
                           "imports are followed)")
-    cri.add_argument("--crio-config", metavar="FILE", help="the node's crio.conf")
+    cri.add_argument("--crio-config", metavar="FILE",
+                     help="the node's crio.conf (with the drop-ins of crio.conf.d beside it)")
+    p.add_argument("--crio-config-dir", metavar="DIR", default="<auto>",
+                   help="CRI-O's drop-in directory (--config-dir; default: crio.conf.d beside "
+                        "--crio-config; '' for none)")
     p.add_argument("--runtime-class", metavar="NAME",
                    help="only pods with this runtimeClassName (default: every class whose "
                         "runtime is Kata)")
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         if args.containerd_config:
             cri_config = cri.load_containerd_config(args.containerd_config)
         elif args.crio_config:
-            cri_config = cri.load_crio_config(args.crio_config)
+            cri_config = cri.load_crio_config(args.crio_config, args.crio_config_dir or None)
     except cri.CRIConfigError as exc:
         sys.stderr.write(f"katacfg: {explain.render_diagnostic(exc.as_diagnostic())}\n")
         return 1
