@@ -330,3 +330,29 @@ def test_numa_mapping_of_a_huge_range_stops_at_the_first_missing_node(tmp_path):
                               "0-99999999999"}, HOST)
     assert time.monotonic() - start < 5
     assert "/sys/devices/system/node/node" in exc.value.text  # type: ignore[attr-defined]
+
+
+def test_assume_node_files_reads_a_4x_node_config_on_another_machine(tmp_path):
+    """The paths a 4.x file names need not exist here; allow-lists are checked by pattern,
+    still refusing what Go's Glob can never return (`..`)."""
+    node = tmp_path / "node.toml"
+    node.write_text('[hypervisor.qemu]\npath = "/opt/kata/bin/qemu-system-x86_64"\n'
+                    'kernel = "/opt/kata/share/kata-containers/vmlinux.container"\n'
+                    'image = "/opt/kata/share/kata-containers/kata-containers.img"\n'
+                    'valid_hypervisor_paths = ["/opt/kata/bin/*"]\n'
+                    'enable_annotations = ["path"]\n'
+                    'pflashes = ["/opt/kata/share/ovmf/OVMF_VARS.fd"]\n'
+                    'virtio_fs_daemon = "/opt/kata/libexec/virtiofsd"\n'
+                    '[runtime]\nsandbox_bind_mounts = ["/opt/kata/etc/certs"]\n')
+    base = ["--profile", "4.x", "--kata-config", str(node), "resolve", "--json",
+            "--host-vhost-vsock"]
+    p = katacfg(*base)
+    assert p.returncode == 1 and "qemu-system-x86_64 does not exist" in p.stderr
+    p = katacfg(*base, "--assume-node-files")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["hypervisor"]["kernel"].endswith("vmlinux.container")
+    ann = "io.katacontainers.config.hypervisor.path"
+    p = katacfg(*base, "--assume-node-files", "-a", f"{ann}=/opt/kata/bin/qemu-other")
+    assert p.returncode == 0, p.stderr
+    p = katacfg(*base, "--assume-node-files", "-a", f"{ann}=/opt/kata/bin/..")
+    assert p.returncode == 1 and "required from annotation is not valid" in p.stderr

@@ -124,7 +124,8 @@ class _Node:
                 if self.profile_for(path) == "4.x":
                     from katacfg.profiles.kata4x.load import load as load4x
 
-                    self._loaded[key] = load4x(path, self.host)  # type: ignore[assignment,arg-type]
+                    self._loaded[key] = load4x(  # type: ignore[assignment]
+                        path, self.host, assume_files=self.assume_files)  # type: ignore[arg-type]
                 else:
                     self._loaded[key] = load(path, host=self.host, mode=mode,
                                              fallback=path is None,

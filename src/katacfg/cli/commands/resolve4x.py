@@ -19,7 +19,8 @@ def run4x(args: argparse.Namespace, annotations: dict[str, str], host: Any) -> i
         pass  # 4.x has one front end (the shim v2); --mode cli is accepted and means the same
     try:
         cfg = resolve(args.kata_config, annotations, host,
-                      dropins=not getattr(args, "no_dropins", False))
+                      dropins=not getattr(args, "no_dropins", False),
+                      assume_files=getattr(args, "assume_node_files", False))
     except KataError as exc:
         if args.json:
             out = exc.as_dict()

@@ -157,8 +157,10 @@ class Overlay:
     """SandboxConfig's addAnnotations on a copy of the loaded sections."""
 
     def __init__(self, hyp: dict[str, Any], runtime: dict[str, Any], agent: dict[str, Any],
-                 hv_type: str, annotations: Mapping[str, str], host_cpus: int) -> None:
+                 hv_type: str, annotations: Mapping[str, str], host_cpus: int, *,
+                 assume_files: bool = False) -> None:
         self.h, self.rt, self.ag = hyp, runtime, agent
+        self.assume_files = assume_files  # allow-lists by pattern: the files are elsewhere
         self.kind = hv_type
         self.ann = annotations
         self.cpus = host_cpus
@@ -193,12 +195,13 @@ class Overlay:
 
     def globbed(self, name: str, allow: tuple[str, ...], what: str, key: str,
                 only_nonempty: bool = False) -> None:
-        from katacfg.gocompat.glob import path_in_globs
+        from katacfg.gocompat.glob import path_in_globs, pattern_in_globs
 
         if name not in self.ann:
             return
         value = self.ann[name]
-        if not path_in_globs(list(allow), value):
+        inside = pattern_in_globs if self.assume_files else path_in_globs
+        if not inside(list(allow), value):
             raise _refuse(f"{what} {value} required from annotation is not valid", name,
                           f"the value must be an existing path matched by {key.split('.')[-1]}"
                           f" patterns (now {list(allow)})")

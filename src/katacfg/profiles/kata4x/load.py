@@ -70,6 +70,9 @@ class Config4x(Record):
     annotations: tuple = ()  # AnnotationOutcome of each pod annotation
     custom_assets: dict = {}  # hypervisor key -> path from an asset annotation
     profile: str = o.PROFILE_ID
+    # the node's files are elsewhere: paths are assumed to exist, allow-lists are checked by
+    # pattern (explain/resolve --assume-node-files)
+    assume_files: bool = False
 
 
 # --- discovery -----------------------------------------------------------------------------
@@ -96,11 +99,15 @@ def find_config(path: str | None) -> str:
                     "paths, or pass --kata-config (the shim also reads $KATA_CONF_FILE)")
 
 
-def load(path: str | None, host: HostFacts, *, dropins: bool = True) -> Config4x:
-    """Load a 4.x configuration; raises KataError (stage load) where Kata refuses."""
+def load(path: str | None, host: HostFacts, *, dropins: bool = True,
+         assume_files: bool = False) -> Config4x:
+    """Load a 4.x configuration; raises KataError (stage load) where Kata refuses.
+
+    `assume_files`: the configuration belongs to another machine; every path it names is
+    taken as present (absolute, not resolved) and image sizes are not checked."""
     resolved = find_config(path)
     src = decode_main(resolved) if dropins else _decode_without_dropins(resolved)
-    return Loader(src, host).run()
+    return Loader(src, host, assume_files=assume_files).run()
 
 
 def _decode_without_dropins(resolved: str) -> Sources:
@@ -115,9 +122,10 @@ def _decode_without_dropins(resolved: str) -> Sources:
 # --- the loader ------------------------------------------------------------------------------
 
 class Loader:
-    def __init__(self, src: Sources, host: HostFacts) -> None:
+    def __init__(self, src: Sources, host: HostFacts, *, assume_files: bool = False) -> None:
         self.src = src
         self.host = host
+        self.assume_files = assume_files
         self.path = src.path
         self.origins: dict[tuple[str, str], Provenance] = {}
         self.diagnostics: list[Diagnostic] = list(src.diagnostics)
@@ -189,7 +197,8 @@ class Loader:
         self.bind_mounts(rt.get("sandbox_bind_mounts", ()))
         cfg = Config4x(path=self.path, files=tuple(src.files), hypervisor_type=hv_type,
                        hypervisor=hyp, agent=agent, runtime=runtime, factory=factory,
-                       origins=self.origins, has_agent_table=has_agent)
+                       origins=self.origins, has_agent_table=has_agent,
+                       assume_files=self.assume_files)
         check_config(cfg, self)
         return cfg.replace(diagnostics=tuple(self.diagnostics))
 
@@ -276,8 +285,10 @@ class Loader:
             "clamp", origin.file if origin else None, origin.line if origin else None, reason)
 
     def resolve(self, value: str, where: tuple[str, ...], hint: str = "") -> str:
-        from katacfg.gocompat.fspath import GoPathError, resolve_path
+        from katacfg.gocompat.fspath import GoPathError, abs_path, resolve_path
 
+        if self.assume_files:
+            return abs_path(value) if value else value
         try:
             return resolve_path(value)
         except GoPathError as exc:
@@ -334,12 +345,12 @@ class Loader:
         return list(tables)[-1] if tables else "qemu"
 
     def bind_mounts(self, mounts: tuple[str, ...]) -> None:
-        from katacfg.gocompat.fspath import GoPathError, resolve_path
+        from katacfg.gocompat.fspath import GoPathError, abs_path, resolve_path
 
         bases: set[str] = set()
         for m in mounts:
             try:
-                path = resolve_path(m)
+                path = abs_path(m) if self.assume_files else resolve_path(m)
             except GoPathError as exc:
                 raise self.fail(f"sandbox-bindmounts: Failed to resolve path: {m}: {exc}",
                                 ("runtime", "sandbox_bind_mounts"), prefix=False,
@@ -620,7 +631,7 @@ def _optional_path(key: str) -> Callable[..., None]:
 def _pflashes(ld: Loader, kind: str, raw: dict[str, Any], hyp: dict[str, Any]) -> None:
     from katacfg.gocompat.fspath import GoPathError, resolve_path
 
-    for entry in raw.get("pflashes", ()):
+    for entry in () if ld.assume_files else raw.get("pflashes", ()):
         try:
             resolve_path(entry)
         except GoPathError as exc:
@@ -824,8 +835,8 @@ def check_hypervisor_images(hyp: dict[str, Any], ld: Loader) -> None:
     mb = 1024 * 1024
     for key, initrd in (("image", False), ("initrd", True)):
         path = hyp[key]
-        if not path:
-            continue
+        if not path or ld.assume_files:
+            continue  # (assumed present on the node, its size unknown here)
         try:
             size = os.stat(path).st_size
         except OSError as exc:

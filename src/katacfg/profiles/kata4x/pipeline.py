@@ -46,10 +46,10 @@ def config_path(path: str | None) -> str | None:
 
 
 def resolve(path: str | None, annotations: Mapping[str, str] | None, host: HostFacts, *,
-            dropins: bool = True) -> Config4x:
+            dropins: bool = True, assume_files: bool = False) -> Config4x:
     annotations = dict(annotations or {})
     kind = container_type(annotations)
-    cfg = load(config_path(path), host, dropins=dropins)
+    cfg = load(config_path(path), host, dropins=dropins, assume_files=assume_files)
     if kind == "pod_container":
         outcomes = tuple(AnnotationOutcome(n, v, "ignored", "pod containers take the "
                                            "sandbox's configuration")
@@ -69,7 +69,8 @@ def overlay(cfg: Config4x, annotations: dict[str, str], kind: str, host_cpus: in
         cpus, mem = 0.0, 0  # CalculateContainerSizing: the OCI spec holds no limits here
     runtime["workload_cpus"] = cpus
     runtime["workload_memory_mb"] = mem
-    ov = ann.Overlay(hyp, runtime, agent, cfg.hypervisor_type, annotations, host_cpus)
+    ov = ann.Overlay(hyp, runtime, agent, cfg.hypervisor_type, annotations, host_cpus,
+                     assume_files=cfg.assume_files)
     try:
         ann.gate(hyp["enable_annotations"], annotations)
         ov.run()

@@ -30,7 +30,7 @@ def _build(raw: Any, host: Any, mode: str = "shimv2", profile: KataProfile | Non
            assume_files: bool = False) -> Any:
     from katacfg.profiles.kata4x.load import Loader
 
-    return Loader(raw, host).run()
+    return Loader(raw, host, assume_files=assume_files).run()
 
 
 def _load(path: Any, *, host: Any = None, mode: str = "shimv2", strict: bool = True,
@@ -44,7 +44,7 @@ def _load(path: Any, *, host: Any = None, mode: str = "shimv2", strict: bool = T
         from katacfg.host.facts import Host
 
         host = Host.real()
-    return load(None if path is None else fspath(path), host)
+    return load(None if path is None else fspath(path), host, assume_files=assume_files)
 
 
 def _resolve(path: Any, annotations: Any = None, *, host: Any = None,
