@@ -212,9 +212,15 @@ def build_selection(*, containerd_config: str | None = None, crio_config: str | 
     kata = cri_config.kata_runtimes
     name = cri_config.file or f"the {cri_config.manager} configuration"
     if not kata:
+        how = ('a runtime_path (or, without one, a name) that names kata: '
+               'containerd-shim-kata-v2 with runtime_type "vm", or kata-runtime; the '
+               "crio.conf.d drop-ins beside the file are read too"
+               if cri_config.manager == cri.CRIO else
+               "runtime_type io.containerd.kata.v2 (or io.containerd.kata-NAME.v2), or a kata "
+               "binary")
         raise SelectionError(f"{name}: no Kata runtime handler (runtimes: "
                              f"{', '.join(sorted(cri_config.runtimes)) or 'none'}); a Kata "
-                             "handler has runtime_type io.containerd.kata.v2 or a kata binary")
+                             f"handler has {how}")
     if runtime_class:
         handler = manifests.handler_for(runtime_class, handlers)
         try:
