@@ -105,6 +105,24 @@ def cases(tmp: Path) -> list[tuple[str, list[str]]]:
                 k + ["lint", "--format", "sarif", keys]))
     out.append(("TOML: 1 MiB of escaped strings",
                 res(_fill(tmp / "escapes.toml", 'a = "', "\\u00e9\\t", '"\n'))))
+    # the same TOML through the 4.x profile (katacfg.gocompat._gotoml16, TOML 1.1)
+    four = [(name, argv) for name, argv in out if name.startswith("TOML:") and "lint" not in argv]
+    for name, argv in four:
+        cfg = argv[argv.index("--kata-config") + 1]
+        out.append((name.replace("TOML:", "TOML 4.x:"), k + ["--profile", "4.x",
+                                                             "--kata-config", cfg, "resolve"]))
+    ml = _lines(tmp / "inline-ml.toml", lambda i: "a = {\n" if i == 0 else f"k{i}.c = 1, # c\n",
+                MAX_CONFIG_BYTES - 2)
+    with open(ml, "a") as f:
+        f.write("}\n")
+    out.append(("TOML 4.x: 1 MiB multi-line inline table of dotted keys",
+                k + ["--profile", "4.x", "--kata-config", ml, "resolve"]))
+    out.append(("TOML 4.x: 1 MiB basic string of \\e and \\x escapes",
+                k + ["--profile", "4.x", "--kata-config",
+                     _fill(tmp / "esc11.toml", 'a = "', "\\e\\x41", '"\n'), "resolve"]))
+    out.append(("TOML 4.x: 1 MiB comment line",
+                k + ["--profile", "4.x", "--kata-config",
+                     _fill(tmp / "comment.toml", "# ", "x", "\na = 1\n"), "resolve"]))
     p = tmp / "over-cap.toml"
     with open(p, "wb") as f:
         f.truncate(MAX_CONFIG_BYTES * 64)
@@ -196,5 +214,9 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
+    only = sys.argv[1] if len(sys.argv) > 1 else ""  # e.g. "4.x": the rows whose name has it
+    if only:
+        _all = cases
+        cases = lambda tmp: [c for c in _all(tmp) if only in c[0]]  # type: ignore[assignment] # noqa: E731
     for row in run():
         print(f"{row['ratio']:6.3f}  {row['name']:<55} {row['detail']}")

@@ -389,7 +389,7 @@ def _has_surrogate(text: str) -> bool:
     return any("\ud800" <= c <= "\udfff" for c in text)
 
 
-def _parse_fast(text: str):
+def _parse_fast(text: str, implicit_positions: bool = True):
     """Parse the common shapes of Kata files; ``None`` means "use the slow path".
 
     Line by line with str methods (no regular expressions: importing `re` costs 5 ms of
@@ -398,6 +398,9 @@ def _parse_fast(text: str):
     at most 18 digits, true/false, a float, or a one-line array of such strings or
     integers; each optionally followed by a comment. Never raises TomlSyntaxError and never
     accepts what the Go decoder rejects (the slow path decides everything else).
+
+    ``implicit_positions=False`` leaves out the positions of implicit tables (``a`` of a lone
+    ``[a.b]``), as v1.6's keyInfo does: positions are then the keys and headers, in order.
     """
     if "\r" in text or "\x00" in text:
         return None
@@ -413,7 +416,7 @@ def _parse_fast(text: str):
             continue
         indent = len(line) - len(s)
         if s[0] == "[":
-            table = _fast_header(s, indent, number, root, positions)
+            table = _fast_header(s, indent, number, root, positions, implicit_positions)
             if table is None:
                 return None
             cur, cur_path = table
@@ -459,7 +462,7 @@ def _parse_fast(text: str):
 
 
 def _fast_header(s: str, indent: int, number: int, root: dict,
-                 positions: dict) -> tuple[dict, tuple] | None:
+                 positions: dict, implicit_positions: bool = True) -> tuple[dict, tuple] | None:
     """A `[a.b]` header line of the fast path: the new table and its path, or None."""
     close = s.find("]")
     if close < 0 or s[1:2] == "[" or not _end_ok(s[close + 1:]):
@@ -488,7 +491,8 @@ def _fast_header(s: str, indent: int, number: int, root: dict,
         t = h.get(name)
         if t is None:
             t = h[name] = {}
-            positions[path] = (number, name_col)
+            if implicit_positions:
+                positions[path] = (number, name_col)
         elif type(t) is not dict:
             return None
         h = t

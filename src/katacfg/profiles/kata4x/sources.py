@@ -18,7 +18,7 @@ import os
 
 from katacfg.config.errors import Diagnostic, KataError
 from katacfg.profiles.kata4x import options as o
-from katacfg.profiles.kata4x.toml import TomlError, Unifier, key_string, match_field, parse
+from katacfg.profiles.kata4x.toml import TomlError, Unifier, key_string, match_field, parse_keys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,7 +82,9 @@ def read_file(path: str) -> str:
         data = read_bytes(path, limit=MAX_FILE_BYTES, what="configuration file")
     except FileRefused as exc:
         raise OSError(exc.text) from None
-    return data.decode("utf-8", errors="replace")
+    # Undecodable bytes stay themselves (surrogateescape): v1.6's lexer refuses the first one
+    # it meets ("invalid UTF-8 byte: 0xff"), so no value ever holds one.
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def decode_main(resolved: str, text: str | None = None) -> Sources:
@@ -146,7 +148,7 @@ def decode_dropins(src: Sources, folder: str | None = None) -> None:
 
 
 def _decode_into(src: Sources, path: str, text: str, *, dropin: bool) -> None:
-    data, positions = parse(text, path)
+    data, positions, keys = parse_keys(text, path)
     u = Unifier(path, positions)
     src.files.append(path)
 
@@ -188,11 +190,7 @@ def _decode_into(src: Sources, path: str, text: str, *, dropin: bool) -> None:
                 src_key = _source_key(value, fields, key)
                 src.origins[(section, key)] = at((top_key, src_key))
     if dropin:
-        try:
-            _apply_dropin_keys(src, data, decoded_tables, at)
-        except RecursionError:
-            raise TomlError(f"{path}: tables nested too deeply for katacfg", "load", file=path,
-                            code="KC010", hint="no Kata drop-in nests tables this deep") from None
+        _apply_dropin_keys(src, keys, decoded_tables, at)
 
 
 def _source_key(table: dict[str, Any], fields: dict[str, str], key: str) -> str:
@@ -215,10 +213,10 @@ def _apply_table(src: Sources, section: str, name: str, got: dict[str, Any],
         src.origins[(section, name, key)] = at(ctx + (_source_key(table, fields, key),))
 
 
-def _apply_dropin_keys(src: Sources, data: dict[str, Any],
+def _apply_dropin_keys(src: Sources, keys: list[tuple[Any, ...]],
                        decoded: dict[str, dict[str, dict[str, Any]]], at: Any) -> None:
-    """updateFromDropIn's applyKey for every key of the drop-in, in file order."""
-    for key in _keys(data):
+    """updateFromDropIn's applyKey for every key of md.Keys(), in file order."""
+    for key in keys:
         if len(key) < 3 or key[0] not in ("hypervisor", "agent"):
             continue
         section, name, tag = key[0], key[1], key[2]
@@ -237,20 +235,6 @@ def _apply_dropin_keys(src: Sources, data: dict[str, Any],
             src.origins[(section, name)] = at(key[:2])
         table[tag] = value
         src.origins[(section, name, tag)] = at(key[:3])
-
-
-def _keys(data: dict[str, Any], prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """MetaData.Keys(): every key and table path, in file order."""
-    out: list[tuple[Any, ...]] = []
-    for k, v in data.items():
-        path = prefix + (k,)
-        out.append(path)
-        if isinstance(v, dict):
-            out += _keys(v, path)
-        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-            for item in v:
-                out += _keys(item, path)
-    return out
 
 
 def _zero(gotype: str) -> Any:

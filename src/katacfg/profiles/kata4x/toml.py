@@ -1,14 +1,18 @@
-"""TOML for the 4.x profile: BurntSushi/toml v1.6.0 (TOML 1.0) as Kata 4.1.0 uses it.
+r"""TOML for the 4.x profile: BurntSushi/toml v1.6.0 (TOML 1.1) as Kata 4.1.0 uses it.
 
-Two steps, as in Go: parse the text into generic values (with the line of every key), then
-unify them with the Go structs of options.py, with v1.6's texts for type and range errors:
-`toml: line N (last key "a.b.c"): <message>`.
+Two steps, as in Go: parse the text into generic values (with Go's position of every key),
+then unify them with the Go structs of options.py, with v1.6's texts for type and range
+errors: `toml: line N (last key "a.b.c"): <message>`.
 
-Parsing: the common shapes of Kata files go through gotoml's line scanner (the same subset
-means the same values in TOML 0.4 and 1.0; a text holding a number with a leading zero,
-which 1.0 refuses, is sent on); anything else through `tomllib` (TOML 1.0, like v1.6), with
-a small scanner for key lines. Syntax errors name the line; the runner of CONTRACT-4x.md
-section 5 and users both need only that, and the words are tomllib's.
+Parsing: the common shapes of Kata files go through gotoml's line scanner (its subset gives
+the same values in TOML 0.4 and 1.1; a text that may hold a number with a leading zero or a
+control character, both refused by v1.6, is sent on); anything else through
+katacfg.gocompat._gotoml16, a port of v1.6.0's lexer and parser: TOML 1.1 (newlines, comments
+and a trailing comma in inline tables, the `\e` and `\xHH` escapes, times without seconds),
+and every syntax error in v1.6's words, with its line and last key. Positions are Go's keyInfo
+(the line of the value for `key = value`, of the key inside an inline table, of the header
+for a table; none for an implicit table), and `parse_keys` also gives MetaData.Keys(), the
+order in which Kata applies a drop-in's keys.
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ class TomlError(KataError):
 
 
 def _leading_zero(text: str) -> bool:
-    """Whether the text may hold a number with a leading zero (refused by TOML 1.0)."""
+    """Whether the text may hold a number with a leading zero (refused by TOML 1.0 and 1.1)."""
     i = text.find("0")
     while i >= 0:
         if i + 1 < len(text) and text[i + 1].isdigit():
@@ -42,172 +46,55 @@ def _leading_zero(text: str) -> bool:
     return False
 
 
+# Control characters other than tab and newline: v1.6's lexer refuses them anywhere (even in a
+# comment or a string); gotoml's line scanner would let most of them by.
+_CONTROLS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t", "\n"}
+
+
+def _fast_ok(text: str) -> bool:
+    """Whether gotoml's line scanner may decide this text: where it accepts, it gives v1.6's
+    values (its subset reads alike in TOML 0.4 and 1.1) unless a number may have a leading
+    zero or a control character hides in a string or a comment."""
+    if _leading_zero(text):
+        return False
+    if text.isascii() and text.isprintable():
+        return True
+    return _CONTROLS.isdisjoint(text)
+
+
 def parse(text: str, path: str) -> tuple[dict[str, Any], dict[Path, tuple[int, int]]]:
     """Generic values and key positions; raises TomlError (syntax) on invalid TOML."""
+    data, positions, _ = parse_keys(text, path)
+    return data, positions
+
+
+def parse_keys(text: str, path: str) -> tuple[dict[str, Any], dict[Path, tuple[int, int]],
+                                              list[Path]]:
+    """`toml.Decode`'s parse step: values, Go's keyInfo positions (line, column) by key path,
+    and MetaData.Keys() (every key and table header, in file order). Raises TomlError with
+    v1.6's text (`toml: line N (last key "a.b"): <message>`) on invalid TOML."""
     from katacfg.gocompat import gotoml
 
-    if gotoml.FAST_PATH_ENABLED and not _leading_zero(text):
-        doc = gotoml._parse_fast(text)
+    if gotoml.FAST_PATH_ENABLED and _fast_ok(text):
+        doc = gotoml._parse_fast(text, implicit_positions=False)
         if doc is not None:
-            return doc.data, doc.positions
-    import tomllib
+            return doc.data, doc.positions, list(doc.positions)
+    from katacfg.gocompat._gotoml16 import Toml16Error, parse16
 
     try:
-        data = tomllib.loads(text)
-    except RecursionError:
-        err = TomlError("toml: values nested too deeply for katacfg (Python's recursion limit; "
-                        "Go accepts them)", "load", file=path, code="KC010",
-                        hint="no Kata configuration nests arrays or tables this deep")
-        err.syntax = True
-        raise err from None
-    except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        line = col = None
-        at = msg.rfind("(at line ")
-        if at >= 0:
-            try:
-                line_text, col_text = msg[at + 9:].rstrip(")").split(", column ")
-                line, col = int(line_text), int(col_text)
-            except ValueError:
-                line = None
-            msg = msg[:at].rstrip()
-        elif "(at end of document)" in msg:
-            line = text.count("\n") + 1
-            msg = msg.replace("(at end of document)", "").rstrip()
-        err = TomlError(go_syntax_error(text, msg, line, col), "load", file=path, line=line,
-                        code="KC010", hint="TOML syntax error")
-        err.syntax = True
-        raise err from None
-    return data, scan_positions(text)
-
-
-def go_syntax_error(text: str, msg: str, line: int | None, col: int | None) -> str:
-    """BurntSushi v1.6's text for the syntax errors Kata files meet most (a bad or missing
-    value, a key defined twice, an escape it does not know, a one-line string left open at the
-    end of the text); tomllib's words, with the line, otherwise."""
-    from katacfg.gocompat.strconv import quote, quote_rune
-
-    if line is None:
-        return f"toml: {msg}"
-    key = _key_on_line(text, line)
-    head = f"toml: line {line}" + (f" (last key {quote(key_string(key))})" if key else "")
-    lines = text.split("\n")
-    if msg == "Invalid value":
-        rest = lines[line - 1][col - 1:] if col and line <= len(lines) else ""
-        if col is None or (line == len(lines) and not rest.strip()):
-            return f"{head}: unexpected EOF; expected value"
-        c = rest[:1] or "\n"
-        if c.isalpha():
-            word = ""
-            for ch in rest:
-                if not ch.isalpha():
-                    break
-                word += ch
-            if word not in ("true", "false"):
-                return f"{head}: expected value but found {quote(word)} instead"
-        elif c == ".":
-            return f"{head}: floats must start with a digit, not '.'"
-        elif c not in "+-0123456789\"'[{":
-            return f"{head}: expected value but found {quote_rune(c)} instead"
-    if msg == "Illegal character '\\n'":
-        return f"{head}: strings cannot contain newlines"
-    if msg == "Unescaped '\\' in a string" and key and col and col >= 3:
-        # tomllib points two past the backslash; v1.6 names the escape (errLexEscape).
-        here = lines[line - 1] if line <= len(lines) else ""
-        # (TOML 1.1's '\x' and '\e', which v1.6 accepts and tomllib refuses, are not named)
-        if col - 2 < len(here) and here[col - 3] == "\\" and here[col - 2] not in " \txe":
-            return f"{head}: invalid escape in string '\\{here[col - 2]}'"
-        value = here.split("=", 1)[1].lstrip(" \t") if "=" in here else ""
-        after = here[col - 1:]
-        if (col - 2 < len(here) and here[col - 3] == "\\" and here[col - 2] in " \t"
-                and value.startswith('"') and not value.startswith('"""')
-                and '"' in after and "\\" not in after.split('"', 1)[0]):
-            # v1.6's lexer lets '\ ' by in a one-line string; its parser then refuses it.
-            return f"{head}: invalid escape: '\\{here[col - 2]}'"
-    if msg in ("Unterminated string", "Expected \"'\"", "Expected \"'''\"") and key \
-            and line == len(lines):
-        # A one-line string left open at the end of the text: v1.6 names the closing quote.
-        value = lines[-1].split("=", 1)[1].lstrip(" \t") if "=" in lines[-1] else ""
-        closers = {'"""': "'\"\"\"'", "'''": "\"'''\"", '"': "'\"'", "'": "\"'\""}
-        for opener, closer in closers.items():
-            if value.startswith(opener):
-                if value.count(opener[0]) == len(opener):
-                    return f"{head}: unexpected EOF; expected {closer}"
-                break
-    if msg == "Cannot overwrite a value" and key:
-        return f"{head}: Key '{key_string(key)}' has already been defined."
-    return f"{head}: {msg[:1].lower() + msg[1:]}"
-
-
-def _key_on_line(text: str, line: int) -> Path:
-    """The full key path a line sets (its table's path plus the key), or ()."""
-    table: Path = ()
-    for number, raw in enumerate(text.split("\n")[:line], 1):
-        s = raw.lstrip(" \t")
-        if s.startswith("["):
-            inner = s[2:] if s.startswith("[[") else s[1:]
-            end = inner.find("]")
-            if end >= 0:
-                table = _split_key(inner[:end])
-            if number == line:
-                return table
-        elif number == line and "=" in s and not s.startswith("#"):
-            return table + _split_key(s.split("=", 1)[0])
-    return ()
-
-
-def scan_positions(text: str) -> dict[Path, tuple[int, int]]:
-    """Lines of table headers and `key =` lines (best effort, for texts tomllib parsed)."""
-    positions: dict[Path, tuple[int, int]] = {}
-    table: Path = ()
-    in_multi = ""
-    for number, line in enumerate(text.split("\n"), 1):
-        if in_multi:
-            if line.count(in_multi) % 2 == 1:
-                in_multi = ""
-            continue
-        s = line.lstrip(" \t")
-        if not s or s[0] == "#":
-            continue
-        col = len(line) - len(s) + 1
-        if s[0] == "[":
-            inner = s[2:] if s.startswith("[[") else s[1:]
-            end = inner.find("]")
-            if end < 0:
-                continue
-            table = _split_key(inner[:end])
-            positions.setdefault(table, (number, col))
-            continue
-        key, eq, rest = s.partition("=")
-        if not eq:
-            continue
-        full = table + _split_key(key)
-        positions.setdefault(full, (number, col))
-        for q in ('"""', "'''"):
-            if rest.count(q) % 2 == 1:
-                in_multi = q
-    return positions
-
-
-def _split_key(text: str) -> Path:
-    parts: list[str] = []
-    cur = ""
-    quote = ""
-    for c in text:
-        if quote:
-            if c == quote:
-                quote = ""
-            else:
-                cur += c
-        elif c in "\"'":
-            quote = c
-        elif c == ".":
-            parts.append(cur.strip(" \t"))
-            cur = ""
+        doc16 = parse16(text)
+    except Toml16Error as exc:
+        if exc.go_panic:
+            hint = "Kata 4.1.0's TOML decoder crashes (Go panic) on this text"
+        elif "nested too deeply for katacfg" in exc.message:
+            hint = "no Kata configuration nests keys, arrays or tables this deep"
         else:
-            cur += c
-    parts.append(cur.strip(" \t"))
-    return tuple(parts)
+            hint = "TOML syntax error (TOML 1.1, as BurntSushi/toml v1.6.0 reads it)"
+        err = TomlError(exc.text, "load", file=path, line=exc.line or None, code="KC010",
+                        hint=hint)
+        err.syntax = True
+        raise err from None
+    return doc16.data, doc16.positions, doc16.keys
 
 
 # --- Go type names and key strings --------------------------------------------------------
