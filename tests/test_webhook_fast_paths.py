@@ -256,3 +256,70 @@ def test_malformed_review_still_gets_400_from_the_app(node: str) -> None:
     assert b"metadata.annotations[x]" in body
     request = rv.parse_review(review_json(a_pod({H + "default_vcpus": "1"})))
     assert pod_of_request(request) is not None
+
+
+def _loads_as_before(body: bytes) -> Any:
+    """loads_review as it was: json.loads, its errors in one line."""
+    try:
+        return ("ok", json.loads(body.decode("utf-8")))
+    except RecursionError:
+        return ("error", "request body is nested too deeply")
+    except json.JSONDecodeError as exc:
+        return ("error", f"request body is not JSON: {exc.msg} at line {exc.lineno} column "
+                         f"{exc.colno}")
+
+
+BODIES = [b'{"a": 1}', b' {"a": 1}', b'{"a": 1}\n', b'{"a": 1} \r\n\t ', b'{"a": 1} x',
+          b'{"a": 1}{"b": 2}', b'{"a": 1}\x0b', b'\xef\xbb\xbf{"a": 1}', b"", b"  ", b"[1,",
+          b'{"a": NaN, "b": -Infinity}', b'{"a": 1, "a": 2}', b'"\\ud800"', b"1e999",
+          b"[" * 100_000 + b"]" * 100_000, '{"a": 1}\u2028'.encode()]
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_review_json_is_read_as_json_loads_reads_it(body: bytes) -> None:
+    expected = _loads_as_before(body)
+    try:
+        got = ("ok", rv.loads_review(body))
+    except rv.ReviewError as exc:
+        got = ("error", exc.message)
+    if expected[0] == "ok" and expected[1] != expected[1]:  # NaN
+        assert got[0] == "ok"
+    else:
+        assert repr(got) == repr(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+                    lambda kids: st.lists(kids, max_size=3)
+                    | st.dictionaries(st.text(max_size=5), kids, max_size=3), max_leaves=10),
+       st.sampled_from(["", " ", "\n", " x", "]", "\t\r\n"]),
+       st.sampled_from(["", " ", "\n"]))
+def test_any_json_value_with_any_surroundings(value: Any, after: str, before: str) -> None:
+    body = (before + json.dumps(value) + after).encode()
+    expected = _loads_as_before(body)
+    try:
+        got = ("ok", rv.loads_review(body))
+    except rv.ReviewError as exc:
+        got = ("error", exc.message)
+    assert got == expected
+
+
+def test_record_built_from_every_field_in_order_is_the_checked_one() -> None:
+    """Record.__init__'s short path (every field, positionally) builds what the checked
+    path builds; fewer or extra values still go through the checks."""
+    from katacfg.config.model import AnnotationOutcome
+
+    short = AnnotationOutcome("n", "v", "applied", "", "hypervisor.x", 1, 2)
+    checked = AnnotationOutcome("n", "v", "applied", "", "hypervisor.x", 1, new=2)
+    assert short == checked and repr(short) == repr(checked) and hash(short) == hash(checked)
+    assert list(short.as_dict()) == list(AnnotationOutcome.FIELDS)
+    assert short.replace(new=3).new == 3
+    with pytest.raises(AttributeError):
+        short.status = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        AnnotationOutcome("n", "v", "applied", "", "k", 1, 2, 3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        AnnotationOutcome("n", "v")  # type: ignore[call-arg]
+    assert AnnotationOutcome("n", "v", "passed").as_dict() == {
+        "name": "n", "value": "v", "status": "passed", "reason": "", "key": "", "old": None,
+        "new": None}

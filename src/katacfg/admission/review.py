@@ -24,6 +24,8 @@ MAX_REVIEW_BYTES = 7 * 1024 * 1024
 MAX_WARNING_CHARS = 256
 MAX_WARNINGS = 20
 
+_DECODER = json.JSONDecoder()
+
 # API groups whose kinds create pods (core Pod/PodTemplate/ReplicationController, apps, batch).
 POD_GROUPS = {"": ("Pod", "PodTemplate", "ReplicationController"),
               "apps": ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"),
@@ -79,6 +81,14 @@ def loads_review(body: bytes | str) -> Any:
     except UnicodeDecodeError as exc:
         raise ReviewError(400, f"request body is not UTF-8 JSON: {exc.reason} at byte "
                                f"{exc.start}") from None
+    try:
+        # the decoder json.loads uses, without its wrappers (most bodies: one value, at
+        # most white space after it); anything else goes to json.loads for its own words
+        value, end = _DECODER.raw_decode(text)
+        if end == len(text) or not text[end:].strip(" \t\n\r"):
+            return value
+    except (json.JSONDecodeError, RecursionError):
+        pass
     try:
         return json.loads(text)
     except RecursionError:

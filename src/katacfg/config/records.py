@@ -85,6 +85,9 @@ class Record:
         cls._REQUIRED = tuple(n for n in names if defaults[n] is REQUIRED)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not kwargs and len(args) == len(self.FIELDS):  # every field, in order: no checks
+            self.__dict__.update(zip(self.FIELDS, args))
+            return
         values = self.DEFAULTS.copy()
         if args:
             if len(args) > len(self.FIELDS):
