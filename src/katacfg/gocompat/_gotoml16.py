@@ -1263,7 +1263,8 @@ _DBL_SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 class _Parser:
     __slots__ = ("text", "lx", "context", "current_key", "pos_line", "pos_start", "ordered",
-                 "positions", "arrays", "mapping", "implicits", "newlines", "walks")
+                 "positions", "arrays", "mapping", "implicits", "newlines", "walks",
+                 "trunc")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -1279,6 +1280,7 @@ class _Parser:
         self.implicits: set = set()
         self.newlines: list | None = None
         self.walks: dict = {}  # resolve(): context path -> its table
+        self.trunc: tuple | None = None  # the cut key shared by keys deeper than KEPT_PARTS
 
     # -- errors -----------------------------------------------------------------------------
 
@@ -1527,6 +1529,11 @@ class _Parser:
             self.too_deep("inline tables whose keys have more than %d parts together"
                           % (MAX_KEY_PARTS + MAX_VALUE_NESTING), it)
         self.current_key = ""
+        outer_trunc = self.trunc
+        trunc = None
+        if len(prev_context) >= KEPT_PARTS:
+            # the first parts of every key below are the same: keep one cut key for them all
+            trunc = self.trunc = outer_trunc or (*prev_context[:KEPT_PARTS], "...")
         self.add_implicit(self.context)
         self.add_context(self.context, parent_is_array)
         it = self.next()
@@ -1540,7 +1547,10 @@ class _Parser:
             context = key[:-1]
             for part in context:
                 self.add_implicit_context(self.context + [part])
-            self.ordered.append(_kept(self.context, self.current_key))
+            if trunc is not None and len(self.context) >= KEPT_PARTS:
+                self.ordered.append(trunc)  # one shared tuple for every key this deep
+            else:
+                self.ordered.append(_kept(self.context, self.current_key))
             val, vtyp = self.value(self.next(), False, depth + 1)
             self.set_value(self.current_key, val)
             self.set_type(self.current_key, vtyp, it)
@@ -1557,6 +1567,7 @@ class _Parser:
             it = self.next()
         self.context = outer_context
         self.current_key = outer_key
+        self.trunc = outer_trunc
         return top_hash
 
     def replace_escapes(self, it: tuple, s: str) -> str:
