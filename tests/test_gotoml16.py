@@ -500,6 +500,25 @@ def test_an_implicit_table_has_no_line_in_go(tmp_path):
                               "destination has type slice")
 
 
+@pytest.mark.parametrize("text,message", [
+    # fmtType: an array of tables is a []map[string]any, any other array a []any
+    ("[[hypervisor.qemu.path]]\n", "toml: line 1 (last key \"hypervisor.qemu.path\"): "
+     "incompatible types: TOML value has type []map[string]any; destination has type string"),
+    ("[hypervisor.qemu]\npath = [{a = 1}]\n", "toml: line 2 (last key "
+     "\"hypervisor.qemu.path\"): incompatible types: TOML value has type []any; destination "
+     "has type string"),
+])
+def test_decode_errors_name_go_types(tmp_path, text, message):
+    from katacfg.host.facts import Host
+    from katacfg.profiles.kata4x.load import load
+
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    with pytest.raises(TomlError) as exc:
+        load(str(config), Host.real())
+    assert exc.value.text == message
+
+
 # -- keyInfo positions and MetaData.Keys() -------------------------------------------------------
 
 def test_positions_and_keys_are_go_keyinfo_and_ordered():

@@ -114,9 +114,10 @@ def fmt_type(value: Any) -> str:
     if isinstance(value, dict):
         return "map[string]any"
     if isinstance(value, list):
-        if value and all(isinstance(v, dict) for v in value):
-            return "[]map[string]any"
-        return "[]any"
+        from katacfg.gocompat.gotoml import TableArray
+
+        # [[x]] tables are a []map[string]any; an array, even of inline tables, a []any
+        return "[]map[string]any" if isinstance(value, TableArray) else "[]any"
     return "time.Time"
 
 
