@@ -101,6 +101,7 @@ _RE_RAW_ML_BODY = re.compile(f"[^'{_ML_BAD}]*")
 _RE_BARE = re.compile(r"[A-Za-z0-9_\-]*")
 _RE_BARE_KEY_EQ = re.compile(r"([A-Za-z0-9_\-]+)[ \t]*=")
 _RE_BLANKS = re.compile(r"(?:[ \t\n]|\r\n)*")
+_RE_TOP_BLANKS = re.compile(f"(?:[ \\t\\n]|\\r\\n|#[^{_BAD}]*+(?=\\r\\n|\\n|\\Z))*+")
 _RE_DIGITS = re.compile(r"[0-9]*")
 _RE_FLOAT_CHARS = re.compile(r"[0-9_.\-+eE]*")
 _RE_NEWLINE = re.compile("\n")
@@ -366,6 +367,15 @@ class _Lexer:
     # -- states -----------------------------------------------------------------------------
 
     def lex_top(self):
+        # Blank lines and whole comment lines at once: topLevel only expects the Text after a
+        # CommentStart, so leaving out the items of top-level comments changes nothing the
+        # parser does (a comment holding a character next() refuses goes the long way).
+        p = self.pos
+        q = _RE_TOP_BLANKS.match(self.input, p).end()  # type: ignore[union-attr]
+        if q > p:
+            self.line += self.input.count("\n", p, q)
+            self.advance(q)
+            self.start = q
         r = self.next()
         if r == " " or r == "\t" or r == "\n" or r == "\r":
             self.ignore()
