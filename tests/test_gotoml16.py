@@ -453,6 +453,12 @@ def test_lexer_errors_are_worded_and_located_as_v16(text, message):
                              "defined."),
     ('"a.b" = 1\n"a.b" = 2', "toml: line 2 (last key \"a.b\"): Key '\"a.b\"' has already been "
                              "defined."),
+    # the last key is p.currentKey as it is (%q: strconv.Quote); the message's is Key.String()
+    # (dblQuotedReplacer: \u0001)
+    ('"a\\u0001" = 1\n"a\\u0001" = 2', "toml: line 2 (last key \"a\\x01\"): Key '\"a\\u0001\"' "
+                                     "has already been defined."),
+    ('[t]\n"\u00e9\\t" = 1\n"\u00e9\\t" = 2', "toml: line 3 (last key \"t.\u00e9\\t\"): Key "
+                                           "'t.\"\u00e9\\t\"' has already been defined."),
     # (addContext has set p.context to the parents before setValue refuses: no last key)
     ("[a]\n[a]", "toml: line 2: Key 'a' has already been defined."),
     ("[a.b]\nc = 1\n[a.b]", "toml: line 3 (last key \"a\"): Key 'a.b' has already been "

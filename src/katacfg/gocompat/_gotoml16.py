@@ -42,6 +42,7 @@ from bisect import bisect_right
 from collections import deque
 
 from katacfg.gocompat.gotoml import MAX_TABLE_NAME_PARTS, MAX_VALUE_NESTING, TableArray
+from katacfg.gocompat.tomlkey import key_string
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -107,7 +108,6 @@ _RE_FLOAT_CHARS = re.compile(r"[0-9_.\-+eE]*")
 _RE_NEWLINE = re.compile("\n")
 
 _HEX = frozenset("0123456789abcdefABCDEF")
-_BARE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def _is_control(r: str) -> bool:
@@ -1239,36 +1239,6 @@ def _kept(context: list, key: str | None = None) -> tuple:
     if n <= KEPT_PARTS:
         return tuple(context) if key is None else (*context, key)
     return (*context[:KEPT_PARTS], "...")
-
-
-def key_string(key) -> str:
-    """Key.String(): dotted, a part quoted (dblQuotedReplacer) when it is not bare."""
-    out = []
-    for k in key:
-        if k == "":
-            out.append('""')
-        elif all(c in _BARE_CHARS for c in k):
-            out.append(k)
-        else:
-            out.append('"' + _dbl_quoted(k) + '"')
-    return ".".join(out)
-
-
-def _dbl_quoted(s: str) -> str:
-    out = []
-    for c in s:
-        if c == '"':
-            out.append('\\"')
-        elif c == "\\":
-            out.append("\\\\")
-        elif c < " " or c == "\x7f":
-            out.append(_DBL_SHORT.get(c) or "\\u%04x" % ord(c))
-        else:
-            out.append(c)
-    return "".join(out)
-
-
-_DBL_SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
 class _Parser:

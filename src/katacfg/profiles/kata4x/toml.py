@@ -121,15 +121,11 @@ def fmt_type(value: Any) -> str:
     return "time.Time"
 
 
-_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
 def key_string(path: Path) -> str:
-    """toml.Key.String(): dotted, a part quoted when it is not a bare key."""
-    from katacfg.gocompat.strconv import quote
+    """toml.Key.String(): dotted, a part quoted (dblQuotedReplacer) when it is not bare."""
+    from katacfg.gocompat.tomlkey import key_string as go_key_string
 
-    return ".".join(p if p and all(c in _BARE for c in p) else quote(p)
-                    for p in (str(x) for x in path))
+    return go_key_string(path)
 
 
 def go_equal_fold(a: str, b: str) -> bool:
