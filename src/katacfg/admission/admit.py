@@ -154,7 +154,8 @@ class Admitter:
                 if k.startswith(KATA_PREFIX) or k in CONTAINER_TYPE_KEYS}
         labels = ({k: v for k, v in pod.labels.items()
                    if k.startswith(KATA_PREFIX) or k in CONTAINER_TYPE_KEYS}
-                  if target.filter_kind == FILTER_CRIO else {})
+                  if target.runtime is not None and target.filter_kind == FILTER_CRIO
+                  else {})
         if not self.cache_size:
             return self._judge(target, pod, kata, labels)
         key = (id(target), tuple(kata.items()), tuple(labels.items()))
@@ -197,7 +198,9 @@ class Admitter:
             path, chosen = annotations[CONFIG_PATH_ANNOTATION], True
             warnings.append(f"{CONFIG_PATH_ANNOTATION}: the pod chooses its Kata configuration "
                             f"file {path}; enable_annotations does not restrict this")
-        base = self._config(target, path, pod_chosen=chosen)
+        base = self._configs.get((path, target.mode))  # as _config(), once it is loaded
+        if base is None:
+            base = self._config(target, path, pod_chosen=chosen)
         if isinstance(base, _Unknown):
             return Verdict(True, warnings=(*warnings, base.reason), kata=True, target=target)
         if isinstance(base, KataError):
