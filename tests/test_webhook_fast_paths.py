@@ -2,7 +2,8 @@
 
 The uncached webhook takes shortcuts on the path of every review (issue 11): without a
 CRI layer the pod's Kata annotations reach Kata as they are (no sandbox copy), an allowed
-verdict with nothing to say is one shared value, the overlay rebuilds no section when no
+verdict with nothing to say is one shared value, a pod none of whose annotations reach
+Kata gets the node's verdict judged once by preload(), the overlay rebuilds no section when no
 annotation changes it and skips the asset stage when no asset annotation is present, the
 allowed answer and the access record are written without json's encoder. Each is checked
 here against the general path: the full `resolve` pipeline (every section rebuilt), a
@@ -80,6 +81,13 @@ def test_uncached_verdict_is_the_full_pipelines(case_dir: Path, tmp_path: Path) 
     fast = Admitter(build_selection(runtime_class="kata", kata_config=CONFIG, mode=mode),
                     host=facts, cache_size=0).verdict(pod)
     assert fast.kata and fast.allowed == (refused is None), (fast, refused)
+    preloaded = Admitter(build_selection(runtime_class="kata", kata_config=CONFIG, mode=mode),
+                         host=facts, cache_size=0)
+    preloaded.preload()
+    assert preloaded.verdict(pod) == fast
+    assert preloaded.verdict(rv.PodView("Pod", "q", "default", "kata", {})) == Admitter(
+        build_selection(runtime_class="kata", kata_config=CONFIG, mode=mode), host=facts,
+        cache_size=0).verdict(rv.PodView("Pod", "q", "default", "kata", {}))
     if refused is not None:
         assert fast.stage == refused.stage
     else:
@@ -149,6 +157,14 @@ def test_short_paths_agree_with_the_full_pipeline(name: str, node: str, tmp_path
     fast = Admitter(build_selection(runtime_class="kata", kata_config=node), host=facts,
                     cache_size=0).verdict(pod)
     assert fast.allowed == (refused is None)
+    # preloaded (as the webhook is): a pod without Kata annotations gets the node's verdict
+    # judged once by preload(); every pod gets the same verdict as without preload
+    preloaded = Admitter(build_selection(runtime_class="kata", kata_config=node),
+                         host=facts, cache_size=0)
+    assert preloaded.preload() == []
+    assert preloaded.verdict(pod) == fast
+    if not kata:
+        assert preloaded.verdict(pod) is preloaded._bare[id(preloaded.selection.targets[0])]
     if full is not None:
         assert list(fast.warnings) == _ignored_warnings(full.annotations, kata)
     if not _through_cri(annotations):

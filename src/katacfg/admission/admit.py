@@ -79,6 +79,9 @@ class Admitter:
         self._host_cpus = host.cpus  # a fact of the node, fixed like the Kata files
         # the most common answer, one immutable value per target
         self._allowed = {id(t): Verdict(True, kata=True, target=t) for t in selection.targets}
+        # the verdict on a pod none of whose annotations reach Kata, by target without a CRI
+        # layer: a fact of the node's Kata file alone, judged by preload()
+        self._bare: dict[int, Verdict] = {}
 
     # -- configurations ---------------------------------------------------------------------
 
@@ -88,7 +91,9 @@ class Admitter:
         for t in self.selection.targets:
             cfg = self._config(t, t.kata_config, pod_chosen=False)
             if not isinstance(cfg, KataError):  # warm up: the overlay's imports, one judgement
-                self._judge(t, rv.PodView("Pod", "warm-up", "default", None, {}), {}, {})
+                bare = self._judge(t, rv.PodView("Pod", "warm-up", "default", None, {}), {}, {})
+                if t.runtime is None:
+                    self._bare[id(t)] = bare
             else:
                 out.append(f"{t.describe()}: Kata refuses the configuration: {cfg.text}"
                            + ("" if self.assume_files or not cfg.host else
@@ -156,6 +161,10 @@ class Admitter:
                    if k.startswith(KATA_PREFIX) or k in CONTAINER_TYPE_KEYS}
                   if target.runtime is not None and target.filter_kind == FILTER_CRIO
                   else {})
+        if not kata and target.runtime is None:  # nothing reaches Kata but its own file
+            bare = self._bare.get(id(target))
+            if bare is not None:
+                return bare
         if not self.cache_size:
             return self._judge(target, pod, kata, labels)
         key = (id(target), tuple(kata.items()), tuple(labels.items()))
