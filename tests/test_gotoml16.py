@@ -276,6 +276,41 @@ def test_an_empty_key_is_read_as_v16_reads_it():
     assert tomllib.loads('a = [0, {"" = 1}]\n') == {"a": [0, {"": 1}]}
 
 
+def _outcome(text: str):
+    try:
+        doc = parse16(text)
+    except Toml16Error as exc:
+        return ("error", exc.text, exc.go_panic)
+    return ("ok", norm(doc.data), doc.positions, doc.keys)
+
+
+_TOML_PIECES = st.sampled_from(
+    list("ab01_-.=[]{}\"'#, \t\n\\xueUZTtz:+ni") + ['"""', "'''", "\x01", "\r", "\r\n",
+                                                 "\udcff", "\u00e9", "0x", "1979-05-27",
+                                                 "07:32", "# c\n", "true", "= 1\n", "k = 'v'\n",
+                                                 'k = "v"\n', "k = 12\n", "k = 0\n",
+                                                 "k = ['a', \"b\",] # c\n", "k = []\r\n",
+                                                 ' = ["v"]\n'])
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.lists(_TOML_PIECES, max_size=40).map("".join),
+                 _document().map(lambda d: d[1])))
+def test_the_fused_lexer_steps_change_nothing(text):
+    """The steps that read a comment run, a `key = value` line or a word at once give the
+    values, positions, keys and error texts of the states run rune by rune, as in Go."""
+    from katacfg.gocompat import _gotoml16
+
+    fused = _outcome(text)
+    _gotoml16._Lexer.fused = False
+    try:
+        plain = _outcome(text)
+    finally:
+        _gotoml16._Lexer.fused = True
+    assert fused == plain
+    assert not (fused[0] == "error" and fused[2])  # never a Go panic
+
+
 # -- error texts: every path of the lexer ------------------------------------------------------
 
 @pytest.mark.parametrize("text,message", [

@@ -76,13 +76,14 @@ KEY_END = 19
 COMMENT_START = 20
 ITABLE_START = 21
 ITABLE_END = 22
+KEY_VALUE = 23  # katacfg's: KeyStart, a bare key's Text, KeyEnd and a simple value in one
 
 # itemType.String()
 _ITEM_NAMES = (
     "Error", "EOF", "Text", "String", "String", "String", "String", "String", "Bool",
     "Integer", "Float", "DateTime", "Array", "ArrayEnd", "TableStart", "TableEnd",
     "ArrayTableStart", "ArrayTableEnd", "KeyStart", "KeyEnd", "CommentStart",
-    "InlineTableStart", "InlineTableEnd",
+    "InlineTableStart", "InlineTableEnd", "KeyStart",
 )
 
 # Go's eof rune is 0; a NUL in the text is a control character (an error) before it could
@@ -101,9 +102,24 @@ _RE_ML_BODY = re.compile(f'[^"\\\\{_ML_BAD}]*')
 _RE_RAW_ML_BODY = re.compile(f"[^'{_ML_BAD}]*")
 _RE_BARE = re.compile(r"[A-Za-z0-9_\-]*")
 _RE_BARE_KEY_EQ = re.compile(r"([A-Za-z0-9_\-]+)[ \t]*=")
+_STR = f'"(?!"")([^"\\\\{_BAD}]*)"|\'(?!\'\')([^\'{_BAD}]*)\''  # no escape, one line
+_STR_NG = _STR.replace("(", "(?:").replace("(?:?!", "(?!")
+_RE_STR = re.compile(_STR)
+# A whole line `key = value # comment`: a bare key; a string as above, a decimal integer, a
+# boolean, or a one-line array of such strings
+_RE_TOP_LINE = re.compile(
+    f"([A-Za-z0-9_\\-]+)[ \\t]*=[ \\t]*(?:{_STR}"
+    f"|(0|[1-9][0-9]*|true|false)(?=[ \\t\\n#]|\\r\\n)"
+    f"|(\\[[ \\t]*(?:(?:{_STR_NG})(?:[ \\t]*,[ \\t]*(?:{_STR_NG}))*[ \\t]*,?[ \\t]*)?\\]))"
+    f"[ \\t]*(?:#[^{_BAD}]*+)?(?:\\r\\n|\\n)")
+_RE_SIMPLE_VALUE = re.compile(
+    f'[ \\t]*(?:"(?!"")([^"\\\\{_BAD}]*)"|\'(?!\'\')([^\'{_BAD}]*)\''
+    r"|(0|[1-9][0-9]*|true|false)(?=[ \t\n#,\]}]|\r\n|\Z))")
 _RE_BLANKS = re.compile(r"(?:[ \t\n]|\r\n)*")
 _RE_TOP_BLANKS = re.compile(f"(?:[ \\t\\n]|\\r\\n|#[^{_BAD}]*+(?=\\r\\n|\\n|\\Z))*+")
 _RE_DIGITS = re.compile(r"[0-9]*")
+_RE_ASCII_LETTERS = re.compile(r"[A-Za-z]*")
+_WORD_END = frozenset(" \t\n#,]}=0123456789.-+\"'[{_:")
 _RE_FLOAT_CHARS = re.compile(r"[0-9_.\-+eE]*")
 _RE_NEWLINE = re.compile("\n")
 
@@ -185,6 +201,11 @@ class _Lexer:
 
     __slots__ = ("input", "n", "start", "pos", "line", "state", "items", "esc", "nprev",
                  "at_eof", "stack")
+
+    # Steps that do at once what Go's states do rune by rune (runs of comment lines, a bare
+    # key with its '=' and a simple value, a word): False runs the states as written, for the
+    # tests that compare both.
+    fused = True
 
     def __init__(self, text: str) -> None:
         self.input = text
@@ -370,12 +391,8 @@ class _Lexer:
         # Blank lines and whole comment lines at once: topLevel only expects the Text after a
         # CommentStart, so leaving out the items of top-level comments changes nothing the
         # parser does (a comment holding a character next() refuses goes the long way).
-        p = self.pos
-        q = _RE_TOP_BLANKS.match(self.input, p).end()  # type: ignore[union-attr]
-        if q > p:
-            self.line += self.input.count("\n", p, q)
-            self.advance(q)
-            self.start = q
+        if self.fused:
+            self.top_lines()
         r = self.next()
         if r == " " or r == "\t" or r == "\n" or r == "\r":
             self.ignore()
@@ -394,6 +411,44 @@ class _Lexer:
         self.backup()
         self.push(self.lex_top_end)
         return self.lex_key_start
+
+    def top_lines(self) -> None:
+        """lexTop's fused steps: blank and comment lines, then up to 64 lines of a bare key,
+        '=' and a simple value (KEY_VALUE items) and a comment, all at once."""
+        inp = self.input
+        items = self.items
+        p = self.pos
+        for _ in range(64):
+            q = _RE_TOP_BLANKS.match(inp, p).end()  # type: ignore[union-attr]
+            if q > p:
+                self.line += inp.count("\n", p, q)
+            p = q
+            m = _RE_TOP_LINE.match(inp, p)
+            if m is None:
+                break
+            line = self.line
+            g = m.lastindex or 0
+            text: Any = m.group(g)
+            start = m.start(g)
+            if g == 2:
+                typ = STRING
+            elif g == 3:
+                typ = RAW_STRING
+            elif g == 4:
+                typ = BOOL if text[0] in "tf" else INTEGER
+            else:
+                # lexValue's Array item: after the '[', of length 1; the elements' items
+                # carry nothing the parser keeps but their values
+                typ = ARRAY
+                start += 1
+                text = [e.group(e.lastindex or 0) for e in _RE_STR.finditer(text)]
+            items.append((KEY_VALUE, m.group(1), line, p, m.end(1) - p,
+                          (typ, text, line, start, len(text) or 1)))
+            self.line = line + 1
+            p = m.end()
+        if p > self.pos:
+            self.nprev = min(4, self.nprev + p - self.pos)
+            self.pos = self.start = p
 
     def lex_top_end(self):
         r = self.next()
@@ -483,7 +538,7 @@ class _Lexer:
 
     def lex_key_start(self):
         self.skip_ws()
-        m = _RE_BARE_KEY_EQ.match(self.input, self.pos)
+        m = _RE_BARE_KEY_EQ.match(self.input, self.pos) if self.fused else None
         if m is not None:
             # A bare key and '=': the items lexKeyStart, lexKeyNameStart, lexBareName and
             # lexKeyEnd emit for it, in one step (the lexer never hears from the parser, so
@@ -492,11 +547,40 @@ class _Lexer:
             q = m.end(1)
             e = m.end() - 1
             line = self.line
-            self.items.extend(((KEY_START, "", line, p, 1), (TEXT, m.group(1), line, p, q - p),
-                               (KEY_END, "=", line, e, 1)))
-            self.pos = self.start = e + 1
+            items = self.items
             self.nprev = 4
-            return self.lex_value
+            v = _RE_SIMPLE_VALUE.match(self.input, e + 1)
+            if v is None:
+                items.extend(((KEY_START, "", line, p, 1), (TEXT, m.group(1), line, p, q - p),
+                              (KEY_END, "=", line, e, 1)))
+                self.pos = self.start = e + 1
+                return self.lex_value
+            # ... and a one-line string without escapes, a decimal integer or a boolean after
+            # it: lexValue's item, as lexString, lexNumberOrDate or lexBool emit it
+            text = v.group(1)
+            if text is not None:
+                typ = STRING
+            else:
+                text = v.group(2)
+                if text is not None:
+                    typ = RAW_STRING
+                else:
+                    text = v.group(3)
+                    typ = BOOL if text[0] in "tf" else INTEGER
+            start = v.start(v.lastindex or 0)
+            value = (typ, text, line, start, len(text) or 1)
+            if self.stack and self.stack[-1] == self.lex_top_end:
+                # at the top level: one item for the four (see _Parser.key_value)
+                items.append((KEY_VALUE, m.group(1), line, p, q - p, value))
+            else:
+                items.extend(((KEY_START, "", line, p, 1), (TEXT, m.group(1), line, p, q - p),
+                              (KEY_END, "=", line, e, 1), value))
+            if typ == STRING or typ == RAW_STRING:
+                self.pos = self.start = start + len(text) + 1  # past the closing quote
+            else:
+                self.pos = self.start = start + len(text)  # the rune after: read, backed up
+                self.nprev = 3
+            return self.pop()
         r = self.peek()
         if r == "=" or r == _EOF:
             return self.errorf("unexpected '=': key name appears blank")
@@ -932,6 +1016,18 @@ class _Lexer:
         return self.pop()
 
     def lex_bool(self):
+        p = self.pos
+        q = _RE_ASCII_LETTERS.match(self.input, p).end()  # type: ignore[union-attr]
+        if self.fused and q < self.n and self.input[q] in _WORD_END:
+            # a word of ASCII letters ended by a character next() takes (the usual case):
+            # what the loop below reads and backs up over, at once
+            self.nprev = min(4, self.nprev + q - p + 1) - 1  # q - p + 1 reads, one backup
+            self.pos = q
+            s = self.input[p:q]
+            if s == "true" or s == "false":
+                self.emit(BOOL)
+                return self.pop()
+            return self.errorf("expected value but found %s instead" % _go_quote(s))
         rs = []
         while True:
             r = self.next()
@@ -1348,6 +1444,15 @@ class _Parser:
 
     def read_key(self, end: int) -> list:
         """The parts of a key or table name, up to the item `end` (or EOF)."""
+        items = self.lx.items
+        if len(items) >= 2 and items[0][0] == TEXT and items[1][0] == end:
+            # a bare one-part key the lexer has already handed over with its end: what the
+            # loop below does for it, without the item-by-item round trips
+            name = items.popleft()
+            items.popleft()
+            self.pos_line = name[2]
+            self.pos_start = name[3]
+            return [name[1]]
         name = self.next_pos()
         key: list[str] = []
         while name[0] != end and name[0] != EOF_ITEM:
@@ -1370,6 +1475,8 @@ class _Parser:
             self.add_context(key, array)
             self.set_type("", "ArrayHash" if array else "Hash", it)
             self.ordered.append(_kept(key))
+        elif typ == KEY_VALUE:
+            self.key_value(it)
         elif typ == KEY_START:
             outer_context = self.context
             key = self.read_key(KEY_END)
@@ -1385,6 +1492,32 @@ class _Parser:
             self.current_key = ""
         else:
             self.bug("Unexpected type at top level: %s" % _ITEM_NAMES[typ])
+
+    def key_value(self, it: tuple) -> None:
+        """What the KEY_START branch above does for a bare one-part key and a simple value."""
+        self.pos_line = it[2]
+        self.pos_start = it[3]
+        key = self.current_key = it[1]
+        context = self.context
+        self.ordered.append((*context, key) if len(context) < KEPT_PARTS else _kept(context, key))
+        vitem = it[5]
+        typ = vitem[0]
+        if typ == ARRAY:
+            self.set_type(key, "Array", vitem)  # valueArray's, before setValue
+            val: Any = vitem[1]
+            vtyp = "Array"
+        elif typ == INTEGER:
+            val = self.value_integer(vitem)
+            vtyp = "Integer"
+        elif typ == BOOL:
+            val = vitem[1] == "true"
+            vtyp = "Bool"
+        else:
+            val = vitem[1]
+            vtyp = "String"
+        self.set_value(key, val)
+        self.set_type(key, vtyp, vitem)
+        self.current_key = ""
 
     def key_string(self, it: tuple) -> str:
         typ = it[0]
