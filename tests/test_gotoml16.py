@@ -559,6 +559,29 @@ def test_decode_errors_name_go_types(tmp_path, text, message):
     assert exc.value.text == message
 
 
+@pytest.mark.parametrize("raw,message", [
+    (b'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"a" = "\xff"\n',
+     "parsing initdata annotation failed: toml: line 4 (last key \"data.a\"): invalid UTF-8 "
+     "byte: 0xff"),
+    (b'version = "0.1.0"\nalgorithm = "sha384"\n[data]\na = """\n\\e\n"""\nb = "\\x41"\n', None),
+])
+def test_initdata_is_decoded_as_v16(raw, message):
+    """addHypervisorInitdataOverrides: toml.Decode of the gunzipped bytes (TOML 1.1)."""
+    import base64
+    import gzip
+
+    from katacfg.profiles.kata4x.annotations import decode_initdata
+
+    value = base64.b64encode(gzip.compress(raw)).decode()
+    if message is None:
+        text, digest = decode_initdata(value, "x")
+        assert "\\e" in text and len(digest) == 96
+        return
+    with pytest.raises(Exception) as exc:
+        decode_initdata(value, "x")
+    assert exc.value.text == message  # type: ignore[attr-defined]
+
+
 # -- keyInfo positions and MetaData.Keys() -------------------------------------------------------
 
 def test_positions_and_keys_are_go_keyinfo_and_ordered():

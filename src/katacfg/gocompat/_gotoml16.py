@@ -30,6 +30,14 @@ step here; only columns (never printed by ``Error()``) could differ for non-ASCI
 Where Go would crash (its ``p.bug``/``panic`` calls, which ``parse`` re-panics), the error has
 ``go_panic = True``; none is known to be reachable.
 
+Speed: Go's states read rune by rune; here runs of characters go by regular expressions, and
+a few steps are fused (``_Lexer.fused``): blank and comment lines at the top level (whose
+items the parser only skips), a bare key with its '=' and, at the top level, whole lines of
+a key and a simple value (one KEY_VALUE item for the four Go emits). The lexer never hears
+from the parser, so doing at once what the states do in turn hands over the same items;
+tests/test_gotoml16.py compares both ways on generated text. The stock 4.1.0 file takes
+0.55x tomllib's instructions.
+
 Known deviation (every input is hostile): a table name or dotted key of more than
 ``MAX_KEY_PARTS`` parts, and arrays/inline tables nested more than ``MAX_VALUE_NESTING`` deep,
 are refused ("nested too deeply for katacfg") where Go accepts them; this keeps the cost of any

@@ -735,7 +735,8 @@ def decode_initdata(value: str, name: str) -> tuple[str, str]:
     if len(data) > 1 << 20:
         raise _refuse("uncompressing initdata with gzip error: larger than 1 MiB", name,
                       "initdata is a small TOML document")
-    text = data.decode("utf-8", "replace")
+    # undecodable bytes stay themselves: toml.Decode refuses the first ("invalid UTF-8 byte")
+    text = data.decode("utf-8", "surrogateescape")
     from katacfg.profiles.kata4x.toml import TomlError, Unifier, parse
 
     try:
