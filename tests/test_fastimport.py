@@ -131,3 +131,12 @@ def test_optimized_interpreters_use_the_standard_machinery():
     _python("-c", "import katacfg.config.load")
     assert _python("-O", "-c", SHOW).split()[0] != "katacfg._fastimport"
     assert _python("-c", SHOW).split()[0] == "katacfg._fastimport"
+
+
+def test_a_module_added_after_the_listing_is_still_imported(package):
+    import fastimp_demo.mod  # noqa: F401 - the package directory is listed now
+
+    (package / "late.py").write_text("LATE = 4\n")
+    import fastimp_demo.late
+
+    assert fastimp_demo.late.LATE == 4

@@ -17,7 +17,10 @@ with the default finder. It only saves re-reading the pyc (the header was read t
 from __future__ import annotations
 
 import sys
-from os import stat
+from os import O_CLOEXEC, O_RDONLY, fstat, listdir, stat
+from os import close as os_close
+from os import open as os_open
+from os import read as os_read
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,6 +51,19 @@ class _Finder:
     def __init__(self, package_dir: str, prefix: str) -> None:
         self.root = package_dir
         self.prefix = prefix
+        self._listings: dict[str, frozenset[str]] = {}
+
+    def _listing(self, directory: str) -> frozenset[str]:
+        """The names in a package directory, listed once (as FileFinder caches them; a name
+        added later is not seen here, and the standard machinery finds it)."""
+        names = self._listings.get(directory)
+        if names is None:
+            try:
+                names = frozenset(listdir(directory))
+            except OSError:
+                names = frozenset()
+            self._listings[directory] = names
+        return names
 
     @classmethod
     def setup(cls, ext: Any, spec_class: Any) -> None:
@@ -76,29 +92,34 @@ class _Finder:
             return None
         if sys.flags.optimize or sys.pycache_prefix:
             return None  # other pyc names or places: the standard machinery knows them
-        rel = name[len(self.prefix):].replace(".", "/")
-        base = f"{self.root}/{rel}"
-        package = True
-        directory = base
-        source = f"{base}/__init__.py"
+        parent, _, tail = name[len(self.prefix):].rpartition(".")
+        directory = f"{self.root}/{parent.replace('.', '/')}" if parent else self.root
+        names = self._listing(directory)
+        package = tail in names
+        if package:  # a directory of that name: a package if it has an __init__.py
+            directory = f"{directory}/{tail}"
+            source = f"{directory}/__init__.py"
+            tail = "__init__"
+        elif f"{tail}.py" in names:
+            source = f"{directory}/{tail}.py"
+        else:
+            return None
         try:
             st = stat(source)
         except OSError:
-            package = False
-            directory, _, tail = base.rpartition("/")
-            source = f"{base}.py"
-            try:
-                st = stat(source)
-            except OSError:
-                return None
-        else:
-            tail = "__init__"
+            return None  # (e.g. a data directory): the standard machinery decides
         cached = f"{directory}/__pycache__/{tail}.{self.TAG}.pyc"
+        # os-level reads: open() would add an isatty ioctl, an lseek and a second read
         try:
-            with open(cached, "rb") as f:
-                data = f.read()
+            fd = os_open(cached, O_RDONLY | O_CLOEXEC)
         except OSError:
             return None
+        try:
+            data = os_read(fd, fstat(fd).st_size)
+        except OSError:
+            return None
+        finally:
+            os_close(fd)
         if (len(data) < 16 or data[:4] != self.MAGIC or data[4:8] != b"\0\0\0\0"
                 or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
                 or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
@@ -112,4 +133,4 @@ class _Finder:
         return spec
 
     def invalidate_caches(self) -> None:
-        pass
+        self._listings.clear()
