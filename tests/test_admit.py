@@ -323,3 +323,12 @@ def test_a_yaml_stream_of_reviews_gets_one_answer_each(tmp_path, node):
     assert [(i["response"]["uid"], i["response"]["allowed"]) for i in items] == [
         ("ok-1", True), ("bad-2", False)]
     assert f"[{f}:19]" in p.stderr  # the second review's line
+
+
+def test_a_broken_document_names_its_place_once_on_the_summary_line(tmp_path, node):
+    f = tmp_path / "bad.yaml"
+    f.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p\n")
+    p = run("--kata-config", node, "admit", str(f), "--runtime-class", "kata")
+    assert p.returncode == 1
+    [line] = [x for x in p.stderr.splitlines() if x.startswith("DENIED")]
+    assert line.count(str(f)) == 1, line

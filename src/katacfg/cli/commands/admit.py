@@ -149,7 +149,8 @@ def _summary(resp: dict[str, Any], what: str, where: str) -> None:
     word = "allowed" if resp["allowed"] else "DENIED "
     line = f"{word} {what} [{where}]"
     if not resp["allowed"]:
-        line += f": {resp.get('status', {}).get('message', '')}"
+        message = resp.get("status", {}).get("message", "")
+        line += f": {message.removeprefix(where + ': ')}"  # the place once per line
     sys.stderr.write(line + "\n")
     for w in resp.get("warnings", ()):
         sys.stderr.write(f"  warning: {w}\n")
