@@ -139,12 +139,11 @@ def prestart(argv: list[str]) -> Any:
         probes.cancel()
         return None
     if os.getuid() == 0 and not any(a.startswith("--host-root") for a in argv):
-        # as root the report creates a test VM: do it now, so that destroying it (on its own
-        # thread) overlaps the loading
+        # as root the report creates a test VM: on a thread of its own, while Python loads
         from katacfg.host.facts import Host
 
         host = Host.real()
-        host.kvm  # noqa: B018
+        host.start_kvm_probe()
         probes.host = host
     return probes
 
