@@ -50,6 +50,8 @@ from bisect import bisect_right
 from collections import deque
 
 from katacfg.gocompat.gotoml import MAX_TABLE_NAME_PARTS, MAX_VALUE_NESTING, TableArray
+from katacfg.gocompat.strconv import quote as _go_quote
+from katacfg.gocompat.strconv import quote_rune as _go_quote_rune
 from katacfg.gocompat.tomlkey import key_string
 
 TYPE_CHECKING = False
@@ -142,18 +144,6 @@ def _is_control(r: str) -> bool:
 def _is_letter(r: str) -> bool:
     # unicode.IsLetter (category L); RuneError and undecodable bytes are not letters
     return r.isalpha()
-
-
-def _go_quote(s: str) -> str:
-    from katacfg.gocompat.strconv import quote
-
-    return quote(s)
-
-
-def _go_quote_rune(r: str) -> str:
-    from katacfg.gocompat.strconv import quote_rune
-
-    return quote_rune(r)
 
 
 def _first_byte(c: str) -> int:

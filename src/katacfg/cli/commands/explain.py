@@ -20,7 +20,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                           "imports are followed)")
     cri.add_argument("--crio-config", metavar="FILE",
                      help="the node's crio.conf (with the drop-ins of crio.conf.d beside it)")
-    p.add_argument("--crio-config-dir", metavar="DIR", default="<auto>",
+    p.add_argument("--crio-config-dir", metavar="DIR", default=None,
                    help="CRI-O's drop-in directory (--config-dir; default: crio.conf.d beside "
                         "--crio-config; '' for none)")
     p.add_argument("--runtime-class", metavar="NAME",
@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         if args.containerd_config:
             cri_config = cri.load_containerd_config(args.containerd_config)
         elif args.crio_config:
-            cri_config = cri.load_crio_config(args.crio_config, args.crio_config_dir or None)
+            cri_config = cri.load_crio_config(
+                args.crio_config,
+                cri.AUTO if args.crio_config_dir is None else args.crio_config_dir or None)
     except cri.CRIConfigError as exc:
         sys.stderr.write(f"katacfg: {explain.render_diagnostic(exc.as_diagnostic())}\n")
         return 1
