@@ -140,3 +140,15 @@ def test_a_module_added_after_the_listing_is_still_imported(package):
     import fastimp_demo.late
 
     assert fastimp_demo.late.LATE == 4
+
+
+def test_a_directory_left_behind_beside_a_module_does_not_hide_it(package):
+    # an old package directory holding only __pycache__ (a layout change, an upgrade): as
+    # Python's FileFinder, the module file is found, and through the short path
+    (package / "mod" / "__pycache__").mkdir(parents=True)
+    spec = _finder_for("fastimp_demo.").find_spec("fastimp_demo.mod")
+    assert spec is not None and spec.origin == str(package / "mod.py")
+    assert spec.submodule_search_locations is None
+    import fastimp_demo.mod
+
+    assert fastimp_demo.mod.VALUE == 1

@@ -95,8 +95,10 @@ class _Finder:
         parent, _, tail = name[len(self.prefix):].rpartition(".")
         directory = f"{self.root}/{parent.replace('.', '/')}" if parent else self.root
         names = self._listing(directory)
-        package = tail in names
-        if package:  # a directory of that name: a package if it has an __init__.py
+        # as FileFinder: a directory of that name with an __init__.py is the package, else
+        # <name>.py is the module (a directory left behind without one does not hide it)
+        package = tail in names and "__init__.py" in self._listing(f"{directory}/{tail}")
+        if package:
             directory = f"{directory}/{tail}"
             source = f"{directory}/__init__.py"
             tail = "__init__"
