@@ -17,15 +17,26 @@ with the default finder. It only saves re-reading the pyc (the header was read t
 from __future__ import annotations
 
 import sys
-from os import O_CLOEXEC, O_RDONLY, fstat, listdir, stat
+from marshal import loads as marshal_loads
+from os import O_CLOEXEC, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, fstat, listdir, stat
 from os import close as os_close
+from os import getpid as _getpid
 from os import open as os_open
 from os import read as os_read
+from os import replace as os_replace
+from os import unlink as os_unlink
+from os import write as os_write
+from stat import S_ISREG as _S_ISREG
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
+
+
+# katacfg's modules executed through the short path (or a start-up bundle) in the order
+# their execution ended; "" marks a stage boundary (see Bundle)
+LOADED: list[str] = []
 
 
 def install(package_dir: str, prefix: str = "katacfg.") -> None:
@@ -47,6 +58,7 @@ class _Finder:
     TAG = ""
     spec_class: Any = None
     loader_class: Any = None
+    source_loader: Any = None
 
     def __init__(self, package_dir: str, prefix: str) -> None:
         self.root = package_dir
@@ -78,14 +90,17 @@ class _Finder:
                 data, self._pyc = self._pyc, None
                 if data is None or fullname != self.name:  # reload, or another name
                     return super().get_code(fullname)
-                import marshal
+                return marshal_loads(memoryview(data)[16:])
 
-                return marshal.loads(memoryview(data)[16:])
+            def exec_module(self, module: ModuleType) -> None:
+                super().exec_module(module)
+                LOADED.append(self.name)  # completion order, for a start-up bundle
 
         cls.MAGIC = ext.MAGIC_NUMBER
         cls.TAG = sys.implementation.cache_tag or ""
         cls.spec_class = spec_class
         cls.loader_class = Loader
+        cls.source_loader = ext.SourceFileLoader
 
     def find_spec(self, name: str, path: Any = None, target: ModuleType | None = None) -> Any:
         if not name.startswith(self.prefix) or not self.TAG:
@@ -136,3 +151,241 @@ class _Finder:
 
     def invalidate_caches(self) -> None:
         self._listings.clear()
+
+
+# ---------------------------------------------------------------- start-up bundles
+#
+# A command's modules, replayed from one file. A short command spends most of its time
+# importing about 35 of katacfg's modules: per module a listing, a stat, a pyc read and
+# importlib's bookkeeping (module locks, spec, attributes), about 30 us each here. A bundle
+# holds the pyc bodies of the modules one run of the command executed, in the order their
+# execution ended (each module's imports end before it does, so every module finds what it
+# imports already there), beside the pycs in __pycache__. The next run checks every
+# source's mtime and size, as the pyc check does, then executes the modules in that order,
+# each with the attributes and spec the default machinery gives it.
+#
+# Anything unusual and the bundle is not used: a source changed, a module missing, another
+# interpreter, -O, a pycache prefix, a bundle not a regular file or not valid marshal data.
+# A module that fails while replayed is removed with every module its execution imported,
+# the bundle is deleted and the normal imports take over from there (and meet the same
+# error the usual way, if it is one). Bundles are written as pycs are: not under -B or
+# PYTHONDONTWRITEBYTECODE, atomically, and only by a run whose modules all came through
+# the short path.
+
+BUNDLE_FORMAT = 1
+_BUNDLE_SIGNATURE = b"katacfgB"
+_BUNDLE_MAX = 16 << 20  # bytes; a bundle is about 0.4 MiB
+
+
+def _package_finder(prefix: str) -> _Finder | None:
+    if sys.flags.optimize or sys.pycache_prefix:
+        return None
+    for finder in sys.meta_path:
+        if isinstance(finder, _Finder) and finder.prefix == prefix and finder.TAG:
+            return finder
+    return None
+
+
+def bundle_path(name: str, prefix: str = "katacfg.") -> str | None:
+    """Where the start-up bundle called `name` of the package `prefix` lives (None: no
+    bundles in this interpreter)."""
+    finder = _package_finder(prefix)
+    if finder is None:
+        return None
+    return f"{finder.root}/__pycache__/startup-{name}.{finder.TAG}.bundle"
+
+
+class Bundle:
+    """A valid start-up bundle, replayed stage by stage (replay() runs up to the next
+    boundary; a command runs its early work between stages)."""
+
+    __slots__ = ("path", "root", "entries", "bodies", "position")
+
+    def __init__(self, path: str, root: str, entries: tuple[Any, ...], bodies: Any) -> None:
+        self.path, self.root, self.entries, self.bodies = path, root, entries, bodies
+        self.position = 0
+
+    @classmethod
+    def open(cls, name: str, prefix: str = "katacfg.") -> Bundle | None:
+        """The bundle if it exists and every module in it matches its source, else None."""
+        path = bundle_path(name, prefix)
+        if path is None:
+            return None
+        try:  # non-blocking: a FIFO in its place must not hang the command
+            fd = os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = fstat(fd)
+            if not _S_ISREG(st.st_mode) or st.st_size > _BUNDLE_MAX:
+                return None
+            data = os_read(fd, st.st_size)
+        except OSError:
+            return None
+        finally:
+            os_close(fd)
+        if len(data) != st.st_size:
+            return None
+        # b"katacfgB", format, the interpreter's pyc magic, the index's length, the index
+        # (marshal), then the pyc bodies, read in place (marshal takes a memoryview)
+        if (len(data) < 20 or data[:8] != _BUNDLE_SIGNATURE
+                or data[8:12] != BUNDLE_FORMAT.to_bytes(4, "little")
+                or data[12:16] != _Finder.MAGIC):
+            return None
+        end = 20 + int.from_bytes(data[16:20], "little")
+        try:
+            index = marshal_loads(memoryview(data)[20:end])
+            root = path.rsplit("/", 2)[0]
+            for name_, rel, _package, mtime_ns, size, offset, length in index:
+                if not name_:
+                    continue
+                if (end + offset + length > len(data) or not name_.startswith(prefix)
+                        or rel.startswith("/") or ".." in rel.split("/")):
+                    return None
+                st = stat(f"{root}/{rel}")
+                if st.st_mtime_ns != mtime_ns or st.st_size != size:
+                    return None
+        except Exception:  # noqa: BLE001 - not a bundle of ours, or a source is gone
+            return None
+        return cls(path, root, index, memoryview(data)[end:])
+
+    def replay(self) -> bool:
+        """Execute the modules of the next stage (those not imported yet). False when a
+        module failed: it and what it imported are removed, the bundle is deleted, and no
+        later stage runs."""
+        modules = sys.modules
+        module_type = type(sys)
+        spec_class = _Finder.spec_class
+        loader_class = _Finder.source_loader
+        tag = _Finder.TAG
+        root = self.root
+        entries = self.entries
+        bodies = self.bodies
+        i = self.position
+        done = []
+        while i < len(entries):
+            name, rel, package, _, _, offset, length = entries[i]
+            i += 1
+            if not name:
+                break
+            if name in modules:
+                continue
+            path = f"{root}/{rel}"
+            directory, _, filename = path.rpartition("/")
+            cached = f"{directory}/__pycache__/{filename[:-3]}.{tag}.pyc"
+            loader = loader_class(name, path)
+            spec = spec_class(name, loader, origin=path, is_package=package)
+            spec.has_location = True
+            spec.cached = cached
+            module = module_type(name)
+            namespace = module.__dict__
+            namespace["__spec__"] = spec
+            namespace["__loader__"] = loader
+            namespace["__file__"] = path
+            namespace["__cached__"] = cached
+            if package:
+                namespace["__package__"] = name
+                namespace["__path__"] = spec.submodule_search_locations = [directory]
+            else:
+                namespace["__package__"] = name.rpartition(".")[0]
+            count = len(modules)
+            modules[name] = module
+            try:
+                exec(marshal_loads(bodies[offset:offset + length]), namespace)
+            except BaseException as exc:
+                for added in [name, *list(modules)[count:]]:
+                    modules.pop(added, None)
+                self.position = len(entries)
+                self.discard()
+                if not isinstance(exc, Exception):
+                    raise  # Ctrl-C: as during any import
+                return False
+            done.append(name)
+            LOADED.append(name)
+        self.position = i
+        for name in done:  # as importlib: a submodule is an attribute of its package
+            parent, _, child = name.rpartition(".")
+            if parent in modules:
+                setattr(modules[parent], child, modules[name])
+        return True
+
+    def discard(self) -> None:
+        try:
+            os_unlink(self.path)
+        except OSError:
+            pass
+
+
+def mark_stage() -> None:
+    """A stage boundary in the recording (a command's early work runs there)."""
+    LOADED.append("")
+
+
+def save_bundle(name: str, prefix: str = "katacfg.") -> bool:
+    """Write the bundle `name` from this run's imports of the package `prefix`, as pycs
+    are written (see above). True when written."""
+    path = bundle_path(name, prefix)
+    if path is None or sys.dont_write_bytecode:
+        return False
+    root = path.rsplit("/", 2)[0]
+    seen = set()
+    entries: list[tuple[Any, ...]] = []
+    bodies: list[bytes] = []
+    offset = 0
+    modules = sys.modules
+    for module_name in LOADED:
+        if not module_name:
+            if entries and entries[-1][0]:
+                entries.append(("", "", False, 0, 0, 0, 0))
+            continue
+        if module_name in seen or not module_name.startswith(prefix):
+            continue
+        seen.add(module_name)
+        module = modules.get(module_name)
+        source = getattr(module, "__file__", None)
+        cached = getattr(module, "__cached__", None)
+        if not source or not cached or not source.startswith(root + "/"):
+            return False
+        try:
+            st = stat(source)
+            fd = os_open(cached, O_RDONLY | O_CLOEXEC)
+            try:
+                data = os_read(fd, fstat(fd).st_size)
+            finally:
+                os_close(fd)
+        except OSError:
+            return False
+        if (len(data) < 16 or data[:4] != _Finder.MAGIC or data[4:8] != b"\0\0\0\0"
+                or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
+                or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
+            return False  # a source changed since it was imported
+        entries.append((module_name, source[len(root) + 1:], hasattr(module, "__path__"),
+                        st.st_mtime_ns, st.st_size, offset, len(data) - 16))
+        bodies.append(data[16:])
+        offset += len(data) - 16
+    # every katacfg module of this run came through the short path (the package itself and
+    # this module are imported before it exists): else the bundle would miss some
+    if any(m.startswith(prefix) and m not in seen and m != __name__ for m in list(modules)):
+        return False
+    from marshal import dumps
+
+    index = dumps(tuple(entries))
+    blob = b"".join([_BUNDLE_SIGNATURE, BUNDLE_FORMAT.to_bytes(4, "little"), _Finder.MAGIC,
+                     len(index).to_bytes(4, "little"), index, *bodies])
+    temp = f"{path}.{_getpid()}"
+    try:
+        fd = os_open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        try:
+            written = 0
+            while written < len(blob):
+                written += os_write(fd, blob[written:])
+        finally:
+            os_close(fd)
+        os_replace(temp, path)
+    except OSError:
+        try:
+            os_unlink(temp)
+        except OSError:
+            pass
+        return False
+    return True

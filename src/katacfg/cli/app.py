@@ -138,12 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     """The command line. The cyclic garbage collector is paused for the run: a command is
     short-lived and its values hold no cycles worth collecting, while collections during
     imports and parsing cost start-up time (about 7% of kata-check's)."""
+    return _run(argv, None)
+
+
+def _run(argv: list[str] | None, startup: dict[str, object] | None) -> int:
     import gc
 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _main(argv)
+        return _main(argv, startup)
     finally:
         if enabled:
             gc.enable()
@@ -156,7 +160,7 @@ def entry() -> None:
     command's run (kata-check, kata-env). Nothing needs it once the output is flushed, unless
     an atexit handler is registered or another thread runs: then exit normally.
     """
-    code = main()
+    code, _ = console_run(None)
     if _fast_exit_safe():
         try:
             sys.stdout.flush()
@@ -170,6 +174,21 @@ def entry() -> None:
     sys.exit(code)
 
 
+def console_run(argv: list[str] | None) -> tuple[int, dict[str, object]]:
+    """main() as the console script runs it: the command's modules come from its start-up
+    bundle (katacfg/_fastimport.py), and a run without a valid one writes it. Returns the
+    exit status and what happened: {"bundle": name, "replayed": None (no valid bundle),
+    True, or False (a module failed while replayed; the normal imports took over)}."""
+    startup: dict[str, object] = {}
+    code = _run(argv, startup)
+    name = startup.get("bundle")
+    if name and startup.get("replayed") is None and code in (0, 1):
+        from katacfg._fastimport import save_bundle
+
+        startup["saved"] = save_bundle(str(name))
+    return code, startup
+
+
 def _fast_exit_safe() -> bool:
     # handlers are registered through the atexit module: not imported, none registered
     atexit = sys.modules.get("atexit")
@@ -179,7 +198,7 @@ def _fast_exit_safe() -> bool:
     return threading is None or threading.active_count() <= 1
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None, startup: dict[str, object] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else list(argv)
     if args_list[:1] == ["--version"]:
         from katacfg import __version__
@@ -195,11 +214,27 @@ def _main(argv: list[str] | None) -> int:
     command = _find_command(args_list)
     early = args = None
     if command is not None:
+        bundle = None
+        if startup is not None:
+            # the console script: this command's modules from its start-up bundle
+            # (katacfg/_fastimport.py), those of its early work first
+            from katacfg._fastimport import Bundle
+
+            startup["bundle"] = COMMANDS[command][0]
+            bundle = Bundle.open(COMMANDS[command][0])
+            if bundle is not None:
+                startup["replayed"] = bundle.replay()
         module = __import__(f"katacfg.cli.commands.{COMMANDS[command][0]}", fromlist=["_"])
         # A command may start work before argument parsing (kata-env: its version probes).
         prestart = getattr(module, "prestart", None)
         if prestart is not None:
             early = prestart(args_list)
+        if startup is not None:
+            from katacfg._fastimport import mark_stage
+
+            mark_stage()
+            if bundle is not None and startup["replayed"]:
+                startup["replayed"] = bundle.replay()
         if hasattr(module, "OPTIONS"):
             args = _quick_parse(args_list, command, module.OPTIONS)
     if args is None:
