@@ -22,6 +22,7 @@ from os import O_CLOEXEC, O_CREAT, O_EXCL, O_NONBLOCK, O_RDONLY, O_WRONLY, fstat
 from os import close as os_close
 from os import getpid as _getpid
 from os import open as os_open
+from os import pread as os_pread
 from os import read as os_read
 from os import replace as os_replace
 from os import unlink as os_unlink
@@ -199,15 +200,17 @@ class Bundle:
     """A valid start-up bundle, replayed stage by stage (replay() runs up to the next
     boundary; a command runs its early work between stages)."""
 
-    __slots__ = ("path", "root", "entries", "bodies", "position")
+    __slots__ = ("path", "root", "entries", "fd", "base", "position")
 
-    def __init__(self, path: str, root: str, entries: tuple[Any, ...], bodies: Any) -> None:
-        self.path, self.root, self.entries, self.bodies = path, root, entries, bodies
+    def __init__(self, path: str, root: str, entries: tuple[Any, ...], fd: int,
+                 base: int) -> None:
+        self.path, self.root, self.entries, self.fd, self.base = path, root, entries, fd, base
         self.position = 0
 
     @classmethod
     def open(cls, name: str, prefix: str = "katacfg.") -> Bundle | None:
-        """The bundle if it exists and every module in it matches its source, else None."""
+        """The bundle if it exists and every module in it matches its source, else None.
+        Its descriptor stays open until the last stage is replayed (close())."""
         path = bundle_path(name, prefix)
         if path is None:
             return None
@@ -215,44 +218,58 @@ class Bundle:
             fd = os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         except OSError:
             return None
+        bundle = None
         try:
-            st = fstat(fd)
-            if not _S_ISREG(st.st_mode) or st.st_size > _BUNDLE_MAX:
-                return None
-            data = os_read(fd, st.st_size)
-        except OSError:
-            return None
-        finally:
-            os_close(fd)
-        if len(data) != st.st_size:
-            return None
-        # b"katacfgB", format, the interpreter's pyc magic, the index's length, the index
-        # (marshal), then the pyc bodies, read in place (marshal takes a memoryview)
-        if (len(data) < 20 or data[:8] != _BUNDLE_SIGNATURE
-                or data[8:12] != BUNDLE_FORMAT.to_bytes(4, "little")
-                or data[12:16] != _Finder.MAGIC):
-            return None
-        end = 20 + int.from_bytes(data[16:20], "little")
-        try:
-            index = marshal_loads(memoryview(data)[20:end])
-            root = path.rsplit("/", 2)[0]
-            for name_, rel, _package, mtime_ns, size, offset, length in index:
-                if not name_:
-                    continue
-                if (end + offset + length > len(data) or not name_.startswith(prefix)
-                        or rel.startswith("/") or ".." in rel.split("/")):
-                    return None
-                st = stat(f"{root}/{rel}")
-                if st.st_mtime_ns != mtime_ns or st.st_size != size:
-                    return None
+            bundle = cls._check(fd, path, prefix)
         except Exception:  # noqa: BLE001 - not a bundle of ours, or a source is gone
+            pass
+        if bundle is None:
+            os_close(fd)
+        return bundle
+
+    @classmethod
+    def _check(cls, fd: int, path: str, prefix: str) -> Bundle | None:
+        # b"katacfgB", format, the interpreter's pyc magic, the index's length, the index
+        # (marshal), then the pyc bodies. Each body is read when its module runs, into
+        # memory the previous one freed: reading the whole file at once cost a page fault
+        # per 4 KiB of it (about 85)
+        st = fstat(fd)
+        size = st.st_size
+        if not _S_ISREG(st.st_mode) or size > _BUNDLE_MAX or size < 20:
             return None
-        return cls(path, root, index, memoryview(data)[end:])
+        head = os_pread(fd, 20, 0)
+        if (head[:8] != _BUNDLE_SIGNATURE or head[8:12] != BUNDLE_FORMAT.to_bytes(4, "little")
+                or head[12:16] != _Finder.MAGIC):
+            return None
+        base = 20 + int.from_bytes(head[16:20], "little")
+        if base > size:
+            return None
+        index = marshal_loads(os_pread(fd, base - 20, 20))
+        root = path.rsplit("/", 2)[0]
+        for name, rel, _package, mtime_ns, source_size, offset, length in index:
+            if not name:
+                continue
+            if (base + offset + length > size or not name.startswith(prefix)
+                    or rel.startswith("/") or ".." in rel.split("/")):
+                return None
+            st = stat(f"{root}/{rel}")
+            if st.st_mtime_ns != mtime_ns or st.st_size != source_size:
+                return None
+        return cls(path, root, index, fd, base)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os_close(self.fd)
+            self.fd = -1
 
     def replay(self) -> bool:
         """Execute the modules of the next stage (those not imported yet). False when a
         module failed: it and what it imported are removed, the bundle is deleted, and no
         later stage runs."""
+        if self.position >= len(self.entries):
+            return True
+        if self.fd < 0:
+            return False
         modules = sys.modules
         module_type = type(sys)
         spec_class = _Finder.spec_class
@@ -260,7 +277,7 @@ class Bundle:
         tag = _Finder.TAG
         root = self.root
         entries = self.entries
-        bodies = self.bodies
+        fd, base = self.fd, self.base
         i = self.position
         done = []
         while i < len(entries):
@@ -290,19 +307,28 @@ class Bundle:
                 namespace["__package__"] = name.rpartition(".")[0]
             count = len(modules)
             modules[name] = module
+            body = None
             try:
-                exec(marshal_loads(bodies[offset:offset + length]), namespace)
+                body = os_pread(fd, length, base + offset)
+                if len(body) != length:
+                    raise EOFError(f"{self.path}: shortened while in use")
+                exec(marshal_loads(body), namespace)
             except BaseException as exc:
+                body = None
                 for added in [name, *list(modules)[count:]]:
                     modules.pop(added, None)
                 self.position = len(entries)
+                self.close()
                 self.discard()
                 if not isinstance(exc, Exception):
                     raise  # Ctrl-C: as during any import
                 return False
+            body = None  # freed: the next module's body reuses the memory
             done.append(name)
             LOADED.append(name)
         self.position = i
+        if i >= len(entries):
+            self.close()
         for name in done:  # as importlib: a submodule is an attribute of its package
             parent, _, child = name.rpartition(".")
             if parent in modules:

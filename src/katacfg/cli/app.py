@@ -233,8 +233,10 @@ def _main(argv: list[str] | None, startup: dict[str, object] | None = None) -> i
             from katacfg._fastimport import mark_stage
 
             mark_stage()
-            if bundle is not None and startup["replayed"]:
-                startup["replayed"] = bundle.replay()
+            if bundle is not None:
+                if startup["replayed"]:
+                    startup["replayed"] = bundle.replay()
+                bundle.close()
         if hasattr(module, "OPTIONS"):
             args = _quick_parse(args_list, command, module.OPTIONS)
     if args is None:
