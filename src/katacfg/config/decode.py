@@ -90,9 +90,10 @@ def decode(text: str, path: str, profile: KataProfile | None = None) -> RawConfi
     try:
         doc = gotoml.parse(text)
     except gotoml.TomlSyntaxError as exc:
-        # Go's "Near line 0" (nothing parsed yet, e.g. a BOM on line 1) stays in the text;
-        # the location is the offending character's line, never line 0
-        line = exc.line or exc.char_line or 1
+        # Go's "Near line N" stays in the text; the location is the offending character's
+        # line (Go's N can be an earlier one: "Near line 0" before anything was parsed, the
+        # table header's line for a dotted key below it), which its column counts on
+        line = exc.char_line or exc.line or 1
         hint = ("a katacfg limit (Go has none): Kata's files are never nested this deep"
                 if "katacfg reads at most" in exc.detail else
                 "the file starts with a UTF-8 byte order mark, which Kata's decoder refuses: "
@@ -118,7 +119,14 @@ def _later_syntax_hint(text: str, line: int, profile: KataProfile | None) -> str
     if len(value) > 2 and value[0] == "0" and value[1] in "xob":
         return ("hexadecimal, octal and binary integers are TOML 1.0: Kata 2.x+ reads them, "
                 "Kata 1.x's decoder (TOML 0.4) does not: write the number in decimal")
-    return None
+    from katacfg.gocompat._gotoml16 import Toml16Error, parse16
+
+    try:
+        parse16(text)
+    except (Toml16Error, RecursionError, MemoryError):
+        return None
+    return ("the file is valid TOML 1.1, which Kata 3.x/4.x's decoder reads and Kata 1.x's "
+            "(TOML 0.4) does not: `--profile 4.x` loads it as Kata 4.x does")
 
 
 def decode_document(doc: Any, path: str, profile: KataProfile | None = None) -> RawConfig:
