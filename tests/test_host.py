@@ -75,22 +75,20 @@ def test_real_kvm_probe_matches_an_independent_open():
 
 
 @pytest.mark.real_host
-def test_the_kvm_probe_on_its_own_thread_answers_as_the_direct_probe():
-    started = Host.real()
-    started.start_kvm_probe()
-    assert started.kvm == Host.real().kvm
-    assert started.kvm is started.kvm  # collected once, then cached
+def test_the_kvm_probe_runs_once_and_leaves_no_descriptor_behind():
+    host = Host.real()
+    before = set(os.listdir("/proc/self/fd"))
+    probe = host.kvm
+    assert host.kvm is probe  # probed once, then cached
+    assert set(os.listdir("/proc/self/fd")) <= before  # the device and the test VM closed
 
 
-def test_a_started_probe_of_a_missing_or_wrong_device_reports_as_the_direct_one(tmp_path):
+def test_a_missing_or_wrong_device_reports_as_the_reference(tmp_path):
     missing = recorded("no-dev-kvm")
-    missing.start_kvm_probe()
-    assert missing.kvm == recorded("no-dev-kvm").kvm
+    assert missing.kvm.open_error == "no such file or directory"
     host = tree(tmp_path, {"dev/kvm": ""})
-    host.start_kvm_probe()
     assert host.kvm.create_error == "inappropriate ioctl for device"
-    overridden = Host.real().with_facts(kvm_usable=False)
-    overridden.start_kvm_probe()  # an injected fact is never probed
+    overridden = Host.real().with_facts(kvm_usable=False)  # an injected fact is never probed
     assert not overridden.kvm.usable and overridden.kvm.open_error
 
 

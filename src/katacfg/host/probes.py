@@ -304,7 +304,6 @@ class Probes:
         self._probes: dict[str, _Running] = {}
         self._poll = select.poll()
         self._by_fd: dict[int, _Running] = {}
-        self.host: object = None  # kata-env's prestart: the real Host, its /dev/kvm probed early
 
     def start(self, path: str) -> None:
         if path in self._probes:

@@ -55,9 +55,6 @@ def prestart(argv: list[str]) -> Any:
     from katacfg.reports.kata_check import rules_for
 
     host = Host.real()
-    # the /dev/kvm probe first (every hypervisor but acrn asks for it): its test VM is created
-    # and destroyed on a thread of its own while Python imports and loads
-    host.start_kvm_probe()
     vendor = host.cpu_type if host.arch == "amd64" else None
     # qemu's rules (the usual case); other modules are started when the checks ask
     host.start_modprobe([r.name for r in rules_for(host.arch, vendor, "qemu")

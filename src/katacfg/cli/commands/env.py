@@ -138,13 +138,6 @@ def prestart(argv: list[str]) -> Any:
     except Exception:  # never let a guess break the command: run() probes again
         probes.cancel()
         return None
-    if os.getuid() == 0 and not any(a.startswith("--host-root") for a in argv):
-        # as root the report creates a test VM: on a thread of its own, while Python loads
-        from katacfg.host.facts import Host
-
-        host = Host.real()
-        host.start_kvm_probe()
-        probes.host = host
     return probes
 
 
@@ -167,7 +160,7 @@ def run(args: Any) -> int:
     try:
         from katacfg.cli.commands.common import choose_profile, load_from_args
 
-        host = probes.host or host_from_root(args)
+        host = host_from_root(args)
         if choose_profile(args) == "4.x":
             from katacfg.cli.commands.env4x import run4x
 
