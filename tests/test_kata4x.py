@@ -66,37 +66,23 @@ def test_auto_says_on_stderr_when_it_picks_4x(tmp_path):
     assert json.loads(p.stdout)["profile"] == "4.x-go"
 
 
-@pytest.mark.parametrize("text,where", [
-    ('[hypervisor.qemu]\nkernel_params = "a \\e[0m"\n', "line 2"),  # \e: TOML 1.1
-    ('[hypervisor.qemu]\nkernel_params = "\\x41"\n', "line 2"),  # \xHH: TOML 1.1
-    ("[hypervisor.qemu]\nmachine_accelerators.a = 1\n", "line 2"),  # dotted key: TOML 0.5
-    ("[runtime]\nx = { a = 1,\n  b = 2 }\n", "line 2"),  # newline in an inline table
-])
-def test_auto_takes_toml_11_syntax_as_evidence_of_a_4x_file(tmp_path, text, where):
-    from katacfg.profiles import choose
-
-    config = tmp_path / "c.toml"
-    config.write_text(text)
-    profile, reason = choose(None, str(config))
-    assert profile == "4.x" and reason.startswith(where) and "TOML 1.1" in reason
-    # asked for 1.x, the same file gets Kata 1.x's refusal and a hint naming the profile
-    p = katacfg("--profile", "1.x", "--kata-config", str(config), "resolve")
-    assert p.returncode == 1 and p.stderr.count("\n") == 1
-    assert "Near line" in p.stderr and "`--profile 4.x` loads it" in p.stderr
-
-
 @pytest.mark.parametrize("text", [
-    '[hypervisor.qemu]\npath = "x\n',  # an error for both decoders
-    "[hypervisor.qemu]\npath = 'x'\n",  # read by both: no evidence either way
-    "[proxy.kata]\n[hypervisor.qemu]\nkernel_params = \"\\e\"\n",  # a 1.x table decides
-    "\ufeff[hypervisor.qemu]\npath = 'x'\n",  # a byte order mark is no evidence
+    '[hypervisor.qemu]\nkernel_params = "a \\e[0m"\n',  # \e: TOML 1.1
+    '[hypervisor.qemu]\nkernel_params = "\\x41"\n',  # \xHH: TOML 1.1
+    "[hypervisor.qemu]\nmachine_accelerators.a = 1\n",  # dotted key: TOML 0.5
+    "[runtime]\nx = { a = 1,\n  b = 2 }\n",  # newline in an inline table
 ])
-def test_toml_syntax_is_no_evidence_when_both_decoders_agree(tmp_path, text):
-    from katacfg.profiles import choose
-
+def test_toml_11_syntax_keeps_kata_1x_refusal_and_names_the_4x_profile(tmp_path, text):
+    # no evidence for auto: a 1.x file with such an error gets Kata 1.x's refusal (the 1.x
+    # runtime's conformance cases are read under auto); the hint says 4.x reads it
     config = tmp_path / "c.toml"
     config.write_text(text)
-    assert choose(None, str(config))[0] == "1.x"
+    p = katacfg("--kata-config", str(config), "resolve", "--json")
+    assert p.returncode == 1 and json.loads(p.stdout)["error"].startswith("Near line ")
+    assert "profile 4.x (auto)" not in p.stderr
+    assert "`--profile 4.x` loads it" in p.stderr
+    line = text.count("\n", 0, text.index("=", text.index("\n")))  # the offending line
+    assert f"c.toml:{line + 1}:" in p.stderr
 
 
 # -- drop-ins -------------------------------------------------------------------------------

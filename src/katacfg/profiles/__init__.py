@@ -169,8 +169,7 @@ def requested(value: str | None) -> str:
 
 
 def choose(value: str | None, path: str | None) -> tuple[str, str]:
-    """(profile, reason). Reads the file and looks at its tables and keys; decodes it only
-    when they say nothing either way (then TOML 1.1 syntax is evidence of a 4.x file)."""
+    """(profile, reason). Reads the file and looks at its tables and keys, never decodes it."""
     chosen = requested(value)
     if chosen != "auto":
         return chosen, "asked for"
@@ -182,38 +181,10 @@ def choose(value: str | None, path: str | None) -> tuple[str, str]:
         text = read_text(path, what="configuration file")
     except FileRefused:
         return "1.x", "the file cannot be read"  # the loader refuses it with its own text
-    profile, reason = classify(text)
-    if profile == "1.x" and reason == INCONCLUSIVE:
-        syntax = toml11_only(text)
-        if syntax:
-            return "4.x", syntax
-    return profile, reason
-
-
-def toml11_only(text: str) -> str | None:
-    """Why `text` can only be a Kata 3.x/4.x file by its syntax alone: Kata 1.x's decoder
-    (BurntSushi/toml v0.3.1, TOML 0.4) refuses it where 4.x's (v1.6.0, TOML 1.1) reads it
-    (`\\e` or `\\xHH` escapes, dotted keys, newlines in inline tables, mixed arrays, times
-    without seconds...). None when 1.x reads it, or when neither does (a plain error)."""
-    from katacfg.gocompat.gotoml import TomlSyntaxError, parse
-
-    try:
-        # a byte order mark is an editor's habit, no evidence: Kata 1.x refuses it, and
-        # the 1.x profile says how to fix that
-        parse(text[1:] if text[:1] == "\ufeff" else text)
-        return None
-    except TomlSyntaxError as exc:
-        refusal = exc
-    except Exception:  # noqa: BLE001 - not a syntax question: the loader reports it
-        return None
-    from katacfg.gocompat._gotoml16 import Toml16Error, parse16
-
-    try:
-        parse16(text)
-    except (Toml16Error, RecursionError, MemoryError):
-        return None
-    return (f"line {refusal.char_line or refusal.line}: TOML 1.1 syntax, which Kata 3.x/4.x's "
-            f"decoder reads and Kata 1.x's refuses ({refusal.detail.split(';')[0]})")
+    # TOML 1.1 syntax that Kata 1.x's decoder refuses is no evidence here: a 1.x file
+    # with such an error must get Kata 1.x's refusal (the conformance cases of the 1.x
+    # runtime are read under auto); the refusal's hint names --profile 4.x instead
+    return classify(text)
 
 
 def classify(text: str) -> tuple[str, str]:
@@ -254,11 +225,10 @@ def classify(text: str) -> tuple[str, str]:
         keys = sorted({f for f in found if f.split(".", 1)[1] in known4[f.split(".", 1)[0]]})
     if len(keys) >= AUTO_MIN_KEYS:
         return "4.x", f"{len(keys)} keys only Kata 3.x/4.x reads ({', '.join(keys[:3])}, ...)"
-    return "1.x", INCONCLUSIVE
+    return "1.x", f"no Kata 4.x-only table and fewer than {AUTO_MIN_KEYS} 4.x-only keys"
 
 
 _SECTIONS_4X = ("hypervisor", "agent", "runtime")
-INCONCLUSIVE = f"no Kata 4.x-only table and fewer than {AUTO_MIN_KEYS} 4.x-only keys"
 
 
 def _keys_1x() -> dict[str, set[str]]:
