@@ -225,3 +225,70 @@ def test_the_library_and_in_process_main_never_use_bundles(pkg, tmp_path):
     proc = subprocess.run([sys.executable, "-c", driver, *args], capture_output=True,
                           text=True, env=env, cwd=str(tmp_path))
     assert proc.stderr.strip().splitlines()[-1] == "Loader"  # the short path, no replay
+
+
+def test_a_package_that_would_shadow_a_bundled_module_makes_the_bundle_stale(pkg, tmp_path):
+    # a name added beside a bundled module (here a package of the same name, which the
+    # finder prefers to the module) must not leave the old module replayed
+    args = _check_args(tmp_path)
+    reference, _ = _run(pkg, *args)
+    _run(pkg, *args)
+    assert _bundle(pkg).exists()
+    strings = pkg / "katacfg" / "gocompat" / "strings.py"
+    shadow = pkg / "katacfg" / "gocompat" / "strings"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text(
+        strings.read_text() + "\nimport sys\nsys.stderr.write('the new package ran\\n')\n")
+    out, info = _run(pkg, *args)
+    assert info["startup"].get("replayed") is None
+    assert "the new package ran" in out
+    assert out.replace("the new package ran\n", "") == reference
+
+
+def test_ctrl_c_while_modules_are_replayed_exits_130_and_keeps_the_bundle(pkg, tmp_path):
+    strings = pkg / "katacfg" / "gocompat" / "strings.py"
+    strings.write_text(strings.read_text() + (
+        "\nimport os as _os\nif _os.environ.get('KATACFG_TEST_INTERRUPT'):\n"
+        "    raise KeyboardInterrupt\n"))
+    args = _check_args(tmp_path)
+    for _ in range(2):
+        _run(pkg, *args)
+    assert _bundle(pkg).exists()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(pkg), KATACFG_TEST_INTERRUPT="1")
+    script = "import sys; from katacfg.cli.app import entry; entry()"
+    proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                          text=True, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr
+    assert _bundle(pkg).exists()  # the bundle was not at fault
+
+
+def test_ctrl_c_while_the_bundle_is_written_exits_130_and_leaves_no_file(pkg, tmp_path):
+    args = _check_args(tmp_path)
+    _run(pkg, *args)  # pycs
+    driver = ("import sys, katacfg._fastimport as f\n"
+              "def interrupted(*_):\n    raise KeyboardInterrupt\n"
+              "f.os_write = interrupted\n"
+              "from katacfg.cli.app import entry\nentry()\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(pkg)
+    proc = subprocess.run([sys.executable, "-c", driver, *args], capture_output=True,
+                          text=True, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr
+    assert "capable" in proc.stdout + proc.stderr  # the command's output came first
+    leftovers = [p.name for p in (pkg / "katacfg" / "__pycache__").iterdir()
+                 if p.name.startswith("startup-")]
+    assert leftovers == []
+
+
+def test_the_4x_profile_is_bundled_too(pkg, tmp_path):
+    example = DATA / "kata4x-example"
+    config = tmp_path / "kata4x"
+    shutil.copytree(example, config)
+    args = ["--profile", "4.x", "--kata-config", str(config / "configuration.toml"),
+            "resolve", "--json", "--assume-node-files"]
+    outs = [_run(pkg, *args) for _ in range(3)]
+    assert outs[1][1]["startup"]["saved"] is True
+    assert outs[2][1]["startup"] == {"bundle": "resolve", "replayed": True}
+    assert "katacfg.profiles.kata4x.load" in outs[2][1]["loaders"]
+    assert outs[0][0] == outs[1][0] == outs[2][0]

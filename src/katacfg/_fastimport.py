@@ -165,15 +165,17 @@ class _Finder:
 # source's mtime and size, as the pyc check does, then executes the modules in that order,
 # each with the attributes and spec the default machinery gives it.
 #
-# Anything unusual and the bundle is not used: a source changed, a module missing, another
-# interpreter, -O, a pycache prefix, a bundle not a regular file or not valid marshal data.
+# Anything unusual and the bundle is not used: a source changed, a module missing, a name
+# added to or taken from a directory holding one (a package or extension module that would
+# shadow it), another interpreter, -O, a pycache prefix, a bundle not a regular file or not
+# valid marshal data.
 # A module that fails while replayed is removed with every module its execution imported,
 # the bundle is deleted and the normal imports take over from there (and meet the same
 # error the usual way, if it is one). Bundles are written as pycs are: not under -B or
 # PYTHONDONTWRITEBYTECODE, atomically, and only by a run whose modules all came through
 # the short path.
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 _BUNDLE_SIGNATURE = b"katacfgB"
 _BUNDLE_MAX = 16 << 20  # bytes; a bundle is about 0.4 MiB
 
@@ -244,7 +246,7 @@ class Bundle:
         base = 20 + int.from_bytes(head[16:20], "little")
         if base > size:
             return None
-        index = marshal_loads(os_pread(fd, base - 20, 20))
+        index, directories = marshal_loads(os_pread(fd, base - 20, 20))
         root = path.rsplit("/", 2)[0]
         for name, rel, _package, mtime_ns, source_size, offset, length in index:
             if not name:
@@ -254,6 +256,14 @@ class Bundle:
                 return None
             st = stat(f"{root}/{rel}")
             if st.st_mtime_ns != mtime_ns or st.st_size != source_size:
+                return None
+        # a directory holding a bundled module changes when a name is added to it or taken
+        # away: a new package or extension module of the same name, which the finder would
+        # prefer, makes the bundle stale too
+        for rel, mtime_ns in directories:
+            if rel.startswith("/") or ".." in rel.split("/"):
+                return None
+            if stat(f"{root}/{rel}" if rel else root).st_mtime_ns != mtime_ns:
                 return None
         return cls(path, root, index, fd, base)
 
@@ -319,9 +329,9 @@ class Bundle:
                     modules.pop(added, None)
                 self.position = len(entries)
                 self.close()
-                self.discard()
                 if not isinstance(exc, Exception):
-                    raise  # Ctrl-C: as during any import
+                    raise  # Ctrl-C: as during any import (the bundle is not at fault)
+                self.discard()
                 return False
             body = None  # freed: the next module's body reuses the memory
             done.append(name)
@@ -356,6 +366,7 @@ def save_bundle(name: str, prefix: str = "katacfg.") -> bool:
     root = path.rsplit("/", 2)[0]
     seen = set()
     entries: list[tuple[Any, ...]] = []
+    directories: dict[str, int] = {}
     bodies: list[bytes] = []
     offset = 0
     modules = sys.modules
@@ -385,22 +396,33 @@ def save_bundle(name: str, prefix: str = "katacfg.") -> bool:
                 or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
                 or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
             return False  # a source changed since it was imported
-        entries.append((module_name, source[len(root) + 1:], hasattr(module, "__path__"),
+        rel = source[len(root) + 1:]
+        entries.append((module_name, rel, hasattr(module, "__path__"),
                         st.st_mtime_ns, st.st_size, offset, len(data) - 16))
+        directories.setdefault(rel.rpartition("/")[0], 0)
         bodies.append(data[16:])
         offset += len(data) - 16
     # every katacfg module of this run came through the short path (the package itself and
     # this module are imported before it exists): else the bundle would miss some
     if any(m.startswith(prefix) and m not in seen and m != __name__ for m in list(modules)):
         return False
+    try:
+        for rel in directories:
+            directories[rel] = stat(f"{root}/{rel}" if rel else root).st_mtime_ns
+    except OSError:
+        return False
     from marshal import dumps
 
-    index = dumps(tuple(entries))
+    index = dumps((tuple(entries), tuple(directories.items())))
     blob = b"".join([_BUNDLE_SIGNATURE, BUNDLE_FORMAT.to_bytes(4, "little"), _Finder.MAGIC,
                      len(index).to_bytes(4, "little"), index, *bodies])
     temp = f"{path}.{_getpid()}"
     try:
         fd = os_open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+    except OSError:
+        return False
+    done = False
+    try:
         try:
             written = 0
             while written < len(blob):
@@ -408,10 +430,13 @@ def save_bundle(name: str, prefix: str = "katacfg.") -> bool:
         finally:
             os_close(fd)
         os_replace(temp, path)
+        done = True
     except OSError:
-        try:
-            os_unlink(temp)
-        except OSError:
-            pass
-        return False
-    return True
+        pass
+    finally:  # also when interrupted (Ctrl-C): no half-written file is left behind
+        if not done:
+            try:
+                os_unlink(temp)
+            except OSError:
+                pass
+    return done

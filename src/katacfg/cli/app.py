@@ -148,6 +148,8 @@ def _run(argv: list[str] | None, startup: dict[str, object] | None) -> int:
     gc.disable()
     try:
         return _main(argv, startup)
+    except KeyboardInterrupt:  # Ctrl-C while loading or starting (the run has its own)
+        return 130
     finally:
         if enabled:
             gc.enable()
@@ -185,7 +187,10 @@ def console_run(argv: list[str] | None) -> tuple[int, dict[str, object]]:
     if name and startup.get("replayed") is None and code in (0, 1):
         from katacfg._fastimport import save_bundle
 
-        startup["saved"] = save_bundle(str(name))
+        try:
+            startup["saved"] = save_bundle(str(name))
+        except KeyboardInterrupt:  # Ctrl-C after the output: the command was interrupted
+            return 130, startup
     return code, startup
 
 

@@ -125,8 +125,8 @@ def _later_syntax_hint(text: str, line: int, profile: KataProfile | None) -> str
         parse16(text)
     except (Toml16Error, RecursionError, MemoryError):
         return None
-    return ("the file is valid TOML 1.1, which Kata 3.x/4.x's decoder reads and Kata 1.x's "
-            "(TOML 0.4) does not: `--profile 4.x` loads it as Kata 4.x does")
+    return ("Kata 3.x/4.x's decoder (BurntSushi/toml v1.6, TOML 1.1) reads this file, Kata "
+            "1.x's (TOML 0.4) does not: `--profile 4.x` loads it as Kata 4.x does")
 
 
 def decode_document(doc: Any, path: str, profile: KataProfile | None = None) -> RawConfig:
