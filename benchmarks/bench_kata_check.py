@@ -44,15 +44,38 @@ def run() -> list[dict]:
             if argv is check and rc not in (0, 1):
                 return [{"name": name, "ratio": float("nan"), "target": TARGET,
                          "detail": f"katacfg kata-check exited {rc}"}]
-        runs: dict[str, list[float]] = {"check": [], "python": []}
+        # the same without its start-up bundle (katacfg/_fastimport.py), as where bytecode
+        # writing is off and nothing wrote one: moved aside for those runs only
+        bundle = _bundle_file()
+        no_write = dict(env, PYTHONDONTWRITEBYTECODE="1")
+        runs: dict[str, list[float]] = {"check": [], "python": [], "unbundled": []}
         for _ in range(REPEAT):
             runs["check"].append(_time(check, env)[0])
             runs["python"].append(_time(bare, env)[0])
-    med = {k: statistics.median(v) for k, v in runs.items()}
+            if bundle is not None and bundle.exists():
+                aside = bundle.with_name(bundle.name + ".bench")
+                bundle.rename(aside)
+                try:
+                    runs["unbundled"].append(_time(check, no_write)[0])
+                finally:
+                    aside.rename(bundle)
+    med = {k: statistics.median(v) for k, v in runs.items() if v}
+    without = (f"; without its start-up bundle {med['unbundled'] / med['python']:.2f}"
+               if "unbundled" in med else "; no start-up bundle was written")
     return [{"name": name, "ratio": round(med["check"] / med["python"], 3), "target": TARGET,
              "detail": f"median of {REPEAT} interleaved runs: kata-check "
                        f"{med['check'] * 1000:.1f} ms, python -c pass "
-                       f"{med['python'] * 1000:.1f} ms (seed 000 configuration, this host)"}]
+                       f"{med['python'] * 1000:.1f} ms (seed 000 configuration, this host)"
+                       + without}]
+
+
+def _bundle_file() -> Path | None:
+    """The kata-check bundle of the katacfg this benchmark runs (None: not found)."""
+    probe = subprocess.run([sys.executable, "-c", "import katacfg._fastimport as f; "
+                            "print(f.bundle_path('check') or '')"], capture_output=True,
+                           text=True)
+    path = probe.stdout.strip()
+    return Path(path) if probe.returncode == 0 and path else None
 
 
 if __name__ == "__main__":
