@@ -179,8 +179,9 @@ def entry() -> None:
 def console_run(argv: list[str] | None) -> tuple[int, dict[str, object]]:
     """main() as the console script runs it: the command's modules come from its start-up
     bundle (katacfg/_fastimport.py), and a run without a valid one writes it. Returns the
-    exit status and what happened: {"bundle": name, "replayed": None (no valid bundle),
-    True, or False (a module failed while replayed; the normal imports took over)}."""
+    exit status and what happened: {"bundle": the command's bundle name, "replayed": True,
+    or False (a module failed while replayed; the usual imports took over), absent when
+    there was no valid bundle; "saved": whether this run wrote one, when it tried}."""
     startup: dict[str, object] = {}
     code = _run(argv, startup)
     name = startup.get("bundle")
