@@ -47,10 +47,16 @@ def _config(tmp_path: Path) -> str:
     return str(path)
 
 
+def _env(pkg: Path, **extra: str) -> dict[str, str]:
+    """This environment with bytecode writing on and the package copy first on the path."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPATH=str(pkg), **extra)
+    return env
+
+
 def _run(pkg: Path, *args: str, env_extra: dict[str, str] | None = None,
          bytecode: bool = True) -> tuple[str, dict]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(pkg)
+    env = _env(pkg)
     if not bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(env_extra or {})
@@ -110,8 +116,7 @@ def test_an_edited_source_makes_the_bundle_stale_and_the_edit_wins(pkg, tmp_path
     assert info["startup"].get("replayed") is None  # not used
     driver = ("import katacfg.host.facts as f, sys; "
               "print('(edited)' in f.Host.executable.__doc__)")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(pkg)
+    env = _env(pkg)
     assert subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True,
                           env=env, check=True).stdout.strip() == "True"
     _, again = _run(pkg, *args)  # this run's pycs are fresh: it writes a new bundle
@@ -172,8 +177,7 @@ def test_a_module_failing_while_replayed_falls_back_to_the_usual_import(pkg, tmp
     for _ in range(2):
         _run(pkg, *args)
     assert _bundle(pkg).exists()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(pkg), KATACFG_TEST_FAIL="1")
+    env = _env(pkg, KATACFG_TEST_FAIL="1")
     without = subprocess.run([sys.executable, "-c", "import katacfg.gocompat.strings"],
                              capture_output=True, text=True, env=env)
     assert "strings refused (test)" in without.stderr
@@ -204,8 +208,7 @@ assert inspect.getsource(m).startswith('\"\"\"')
 assert importlib.reload(m) is m
 print("attributes ok")
 """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(pkg)
+    env = _env(pkg)
     proc = subprocess.run([sys.executable, "-c", driver, *args], capture_output=True,
                           text=True, env=env, cwd=str(tmp_path))
     assert "attributes ok" in proc.stdout, proc.stderr
@@ -220,8 +223,7 @@ def test_the_library_and_in_process_main_never_use_bundles(pkg, tmp_path):
               "code = main(sys.argv[1:]); "
               "import katacfg.config.load as m; "
               "print(type(m.__spec__.loader).__name__, file=sys.stderr)")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(pkg)
+    env = _env(pkg)
     proc = subprocess.run([sys.executable, "-c", driver, *args], capture_output=True,
                           text=True, env=env, cwd=str(tmp_path))
     assert proc.stderr.strip().splitlines()[-1] == "Loader"  # the short path, no replay
@@ -254,8 +256,7 @@ def test_ctrl_c_while_modules_are_replayed_exits_130_and_keeps_the_bundle(pkg, t
     for _ in range(2):
         _run(pkg, *args)
     assert _bundle(pkg).exists()
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(PYTHONPATH=str(pkg), KATACFG_TEST_INTERRUPT="1")
+    env = _env(pkg, KATACFG_TEST_INTERRUPT="1")
     script = "import sys; from katacfg.cli.app import entry; entry()"
     proc = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
                           text=True, env=env, cwd=str(tmp_path))
@@ -270,8 +271,7 @@ def test_ctrl_c_while_the_bundle_is_written_exits_130_and_leaves_no_file(pkg, tm
               "def interrupted(*_):\n    raise KeyboardInterrupt\n"
               "f.os_write = interrupted\n"
               "from katacfg.cli.app import entry\nentry()\n")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(pkg)
+    env = _env(pkg)
     proc = subprocess.run([sys.executable, "-c", driver, *args], capture_output=True,
                           text=True, env=env, cwd=str(tmp_path))
     assert proc.returncode == 130 and "Traceback" not in proc.stderr, proc.stderr

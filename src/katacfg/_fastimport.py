@@ -54,6 +54,14 @@ def install(package_dir: str, prefix: str = "katacfg.") -> None:
     sys.meta_path.insert(0, _Finder(package_dir, prefix))
 
 
+def _fresh_pyc(data: bytes, st: Any) -> bool:
+    """A timestamp-based pyc of this interpreter for the source `st` describes, checked as
+    the default loader checks it."""
+    return (len(data) >= 16 and data[:4] == _Finder.MAGIC and data[4:8] == b"\0\0\0\0"
+            and int.from_bytes(data[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(data[12:16], "little") == st.st_size & 0xFFFFFFFF)
+
+
 class _Finder:
     MAGIC = b""
     TAG = ""
@@ -138,9 +146,7 @@ class _Finder:
             return None
         finally:
             os_close(fd)
-        if (len(data) < 16 or data[:4] != self.MAGIC or data[4:8] != b"\0\0\0\0"
-                or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
-                or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
+        if not _fresh_pyc(data, st):
             return None  # stale, hash-based or foreign: compiled and written as usual
         spec = self.spec_class(name, self.loader_class(name, source, data), origin=source,
                                is_package=package)
@@ -392,9 +398,7 @@ def save_bundle(name: str, prefix: str = "katacfg.") -> bool:
                 os_close(fd)
         except OSError:
             return False
-        if (len(data) < 16 or data[:4] != _Finder.MAGIC or data[4:8] != b"\0\0\0\0"
-                or int.from_bytes(data[8:12], "little") != int(st.st_mtime) & 0xFFFFFFFF
-                or int.from_bytes(data[12:16], "little") != st.st_size & 0xFFFFFFFF):
+        if not _fresh_pyc(data, st):
             return False  # a source changed since it was imported
         rel = source[len(root) + 1:]
         entries.append((module_name, rel, hasattr(module, "__path__"),
